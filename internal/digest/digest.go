@@ -1,0 +1,159 @@
+package digest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+	"strings"
+)
+
+// Prefix starts every digest; it names the hash so that the format can change
+// without old values being misread.
+const Prefix = "sha256:"
+
+// Of returns the digest of obj's tracked content, "sha256:" followed by 64 hex
+// digits. ignore lists RFC 6901 JSON pointers into the tracked content (for
+// example "/spec/replicas" for a Deployment scaled by an autoscaler) whose values
+// are left out; a pointer that designates nothing is fine, an invalid one (not
+// starting with "/", a bad "~" escape, or "") is an error. In lists keyed by name
+// (see KeyedByName) a token may be the entry's name as well as its index.
+func Of(obj map[string]interface{}, ignore []string) (string, error) {
+	b, err := Canonical(obj, ignore)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return Prefix + hex.EncodeToString(sum[:]), nil
+}
+
+// Canonical returns the canonical JSON of obj's tracked content, the bytes Of
+// hashes. It is there to be shown when two digests differ unexpectedly.
+func Canonical(obj map[string]interface{}, ignore []string) ([]byte, error) {
+	paths := make([][]string, 0, len(ignore))
+	for _, p := range ignore {
+		toks, err := ParsePointer(p)
+		if err != nil {
+			return nil, err
+		}
+		paths = append(paths, toks)
+	}
+	content, err := tracked(obj, paths)
+	if err != nil {
+		return nil, err
+	}
+	return appendValue(make([]byte, 0, 1024), content), nil
+}
+
+// TrackedContent returns a deep copy of obj's tracked content, the value Canonical
+// encodes, with numbers canonicalised (int64 when integral, float64 otherwise).
+// Unlike Canonical it cannot fail: invalid ignore pointers are skipped, and values
+// that are not JSON (see the package documentation) come back as nil.
+func TrackedContent(obj map[string]interface{}, ignore []string) map[string]interface{} {
+	paths := make([][]string, 0, len(ignore))
+	for _, p := range ignore {
+		if toks, err := ParsePointer(p); err == nil {
+			paths = append(paths, toks)
+		}
+	}
+	content, _ := tracked(obj, paths)
+	return content
+}
+
+// tracked builds the tracked content of obj and removes the ignored paths. It
+// always returns a usable (possibly partial) map; the error says whether it is
+// partial.
+func tracked(obj map[string]interface{}, ignore [][]string) (map[string]interface{}, error) {
+	var n normalizer
+	out := make(map[string]interface{}, len(obj))
+	for k, v := range obj {
+		switch k {
+		case "status":
+			// Written by controllers, not by a deploy.
+		case "metadata":
+			md, ok := v.(map[string]interface{})
+			if !ok {
+				// Not an object's metadata (malformed input): nothing in it is
+				// tracked, and only name and namespace ever would be.
+				continue
+			}
+			keep := map[string]interface{}{}
+			for _, f := range []string{"name", "namespace"} {
+				if fv, ok := md[f]; ok {
+					keep[f] = n.value(fv, 2)
+				}
+			}
+			if len(keep) > 0 {
+				out[k] = keep
+			}
+		case "apiVersion":
+			if s, ok := v.(string); ok {
+				out[k] = Group(s)
+			} else {
+				out[k] = n.value(v, 1)
+			}
+		default:
+			out[k] = n.value(v, 1)
+		}
+	}
+	if len(ignore) > 0 {
+		remove(out, ignore)
+	}
+	// Decided on the input, not on out: ignoring "/kind" must not expose values.
+	if obj["kind"] == "Secret" {
+		redactSecret(out)
+	}
+	return out, n.err
+}
+
+// Group returns the API group of an apiVersion: "apps" for "apps/v1", "" for the
+// core group's "v1".
+func Group(apiVersion string) string {
+	if i := strings.IndexByte(apiVersion, '/'); i >= 0 {
+		return apiVersion[:i]
+	}
+	return ""
+}
+
+// redactSecret replaces a Secret's data and stringData by the sorted list of their
+// key names, so that no value, not even a hash of one, ends up in the digest.
+// Values that are not maps (malformed) are dropped all the same: whatever they hold
+// might be secret.
+func redactSecret(out map[string]interface{}) {
+	data, hasData := out["data"]
+	stringData, hasStringData := out["stringData"]
+	if !hasData && !hasStringData {
+		return
+	}
+	delete(out, "stringData")
+	seen := map[string]bool{}
+	names := []string{}
+	for _, v := range []interface{}{data, stringData} {
+		m, _ := v.(map[string]interface{})
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				names = append(names, k)
+			}
+		}
+	}
+	sort.Strings(names)
+	list := make([]interface{}, len(names))
+	for i, k := range names {
+		list[i] = k
+	}
+	out["data"] = list
+}
+
+// Valid reports whether s has the form of a digest, so that a malformed annotation
+// is told apart from a digest that does not match.
+func Valid(s string) bool {
+	if !strings.HasPrefix(s, Prefix) || len(s) != len(Prefix)+2*sha256.Size {
+		return false
+	}
+	for _, c := range s[len(Prefix):] {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}

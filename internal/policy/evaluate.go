@@ -1,0 +1,351 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/kubetrail/kubetrail/api/v1alpha1"
+	"github.com/kubetrail/kubetrail/internal/provenance"
+	"github.com/kubetrail/kubetrail/internal/rbacrisk"
+	"github.com/kubetrail/kubetrail/internal/secretscan"
+	"github.com/kubetrail/kubetrail/internal/signing"
+)
+
+// Input is one admission request, with what the webhook resolved for it.
+type Input struct {
+	// Create is true for CREATE, false for UPDATE.
+	Create bool
+	// Identity sent the request.
+	Identity Identity
+	// Object is the object as it will be stored; OldObject the stored one (updates).
+	Object, OldObject map[string]interface{}
+	// ContentChanged is true when the tracked content differs from OldObject (always
+	// true on create).
+	ContentChanged bool
+	// RBACRisks are risky permissions the change grants that were not granted before.
+	RBACRisks []rbacrisk.Risk
+	// Now is the admission time.
+	Now time.Time
+}
+
+// Violation is one way the change falls short of one or more policies.
+type Violation struct {
+	// Type is the finding type the reconciler records for it.
+	Type v1alpha1.FindingType
+	// Err names the field, what is wrong and how to fix it.
+	Err *field.Error
+	// Mode is the most restrictive mode of the policies that raised it.
+	Mode v1alpha1.PolicyMode
+	// Policies are the names of the policies that raised it.
+	Policies []string
+}
+
+func (v Violation) String() string {
+	return fmt.Sprintf("%s (TracePolicy %s)", v.Err.Error(), strings.Join(v.Policies, ","))
+}
+
+// Decision is what admission does.
+type Decision struct {
+	// Denied are violations of Enforce policies; any means the request is denied.
+	Denied []Violation
+	// Warned are violations the client is warned about.
+	Warned []Violation
+	// Audited are violations admitted silently for the reconciler to record.
+	Audited []Violation
+	// BreakGlass is the override reason when break-glass turned denials into warnings.
+	BreakGlass string
+	// Overridden are the violations break-glass let through.
+	Overridden []Violation
+	// Freeze names the change window the request fell in, if any.
+	Freeze string
+	// Verified is true when the signature verified against a trusted key.
+	Verified bool
+	// KeyID is the key that verified it.
+	KeyID string
+	// Warnings are notes for the client that are not violations.
+	Warnings []string
+}
+
+// Allowed reports whether the request is admitted.
+func (d Decision) Allowed() bool { return len(d.Denied) == 0 }
+
+var annotationsPath = field.NewPath("metadata", "annotations")
+
+// Evaluate decides a request under the policies that select its object. Exempt
+// identities and controller-owned objects must be filtered out before; with no
+// policies, only formats are checked, and only as warnings.
+func Evaluate(ctx context.Context, policies []*Compiled, in Input) Decision {
+	ann := annotationsOf(in.Object)
+	var d Decision
+	raised := map[string]*Violation{}
+	var order []string
+	raise := func(p *Compiled, mode v1alpha1.PolicyMode, t v1alpha1.FindingType, err *field.Error) {
+		key := string(t) + "\x00" + err.Error()
+		v, ok := raised[key]
+		if !ok {
+			v = &Violation{Type: t, Err: err, Mode: mode}
+			raised[key] = v
+			order = append(order, key)
+		} else if restrictiveness(mode) > restrictiveness(v.Mode) {
+			v.Mode = mode
+		}
+		if p != nil {
+			v.Policies = append(v.Policies, p.Name)
+		}
+	}
+
+	formatErrs := provenance.Validate(ann, annotationsPath)
+	if len(policies) == 0 {
+		for _, e := range formatErrs {
+			raise(nil, v1alpha1.ModeWarn, v1alpha1.FindingInvalidProvenance, e)
+		}
+	}
+
+	// Signature: verified once against every trusted key of the selecting policies.
+	var sigErr error
+	if sig := ann[provenance.SignatureKey]; sig != "" {
+		keys := Keys(policies)
+		d.KeyID, sigErr = signing.Verify(ctx, sig, signing.StatementOf(in.Object), keys, in.Now)
+		d.Verified = sigErr == nil
+	}
+
+	oldAnn := annotationsOf(in.OldObject)
+	provenanceChanged := in.Create && hasAnyProvenance(ann) || !sameProvenance(ann, oldAnn)
+	breakGlass := strings.TrimSpace(ann[provenance.BreakGlassKey])
+
+	for _, p := range policies {
+		mode := p.Spec.Mode
+		for _, e := range formatErrs {
+			raise(p, mode, v1alpha1.FindingInvalidProvenance, e)
+		}
+		trusted := len(p.Spec.TrustedSubmitters) == 0 || MatchesAny(p.Spec.TrustedSubmitters, in.Identity)
+		if provenanceChanged && !trusted {
+			raise(p, mode, v1alpha1.FindingInvalidProvenance, field.Forbidden(annotationsPath,
+				fmt.Sprintf("%s is not a trusted submitter of provenance: only the pipeline identities listed in the policy's spec.trustedSubmitters may set kubetrail.io/* annotations; deploy through the pipeline", in.Identity.Username)))
+		}
+		if in.ContentChanged {
+			if !in.Create && !trusted && !provenanceChanged {
+				raise(p, mode, v1alpha1.FindingUntracedChange, field.Forbidden(field.NewPath("spec"),
+					fmt.Sprintf("%s changed tracked content outside the pipeline: changes must come from a trusted submitter with new provenance (commit the change and let the pipeline apply it), or carry a kubetrail.io/break-glass reason", in.Identity.Username)))
+			}
+			for _, f := range p.Spec.RequiredFields {
+				if f == v1alpha1.FieldSignature {
+					continue // checked with signing below
+				}
+				key := annotationKey(f)
+				if strings.TrimSpace(ann[key]) == "" {
+					raise(p, mode, v1alpha1.FindingInvalidProvenance, field.Required(annotationsPath.Key(key), requiredHint(f)))
+				}
+			}
+			if !in.Create && trusted && len(p.Spec.RequiredFields) > 0 && hasAnyProvenance(oldAnn) && !provenanceChanged {
+				raise(p, mode, v1alpha1.FindingUntracedChange, field.Invalid(annotationsPath.Key(provenance.CommitKey), ann[provenance.CommitKey],
+					"the tracked content changed but the provenance is the same as the previous revision's: stamp the change with its own commit and pipeline run"))
+			}
+			signatureRequired := contains(asStrings(p.Spec.RequiredFields), string(v1alpha1.FieldSignature)) || (p.Spec.Signing != nil && p.Spec.Signing.Required)
+			switch {
+			case sigErr != nil:
+				raise(p, mode, v1alpha1.FindingInvalidProvenance, field.Invalid(annotationsPath.Key(provenance.SignatureKey), "<signature>", signatureHint(sigErr)))
+			case signatureRequired && !d.Verified:
+				raise(p, mode, v1alpha1.FindingInvalidProvenance, field.Required(annotationsPath.Key(provenance.SignatureKey),
+					"a signature by a trusted key is required: sign in the pipeline with `kubectl trail stamp --key <private key>`"))
+			}
+			if w, err := ActiveFreeze(p.Spec.ChangeWindows, in.Now); err == nil && w != nil {
+				d.Freeze = w.Name
+				raise(p, mode, v1alpha1.FindingChangeWindowViolation, field.Forbidden(field.NewPath("metadata"),
+					fmt.Sprintf("change window %q is frozen now (%s): wait for it to end, or set kubetrail.io/break-glass with the reason if this change cannot wait", w.Name, in.Now.UTC().Format(time.RFC3339))))
+			}
+			evaluateSecrets(p, in.Object, raise)
+			evaluateRBAC(p, in, ann, d.Verified, raise)
+		}
+		if breakGlass != "" && (p.Spec.BreakGlass == nil || !MatchesAny(p.Spec.BreakGlass.Allowed, in.Identity)) {
+			raise(p, mode, v1alpha1.FindingManualOverride, field.Forbidden(annotationsPath.Key(provenance.BreakGlassKey),
+				fmt.Sprintf("%s may not use break-glass under this policy (spec.breakGlass.allowed); remove the annotation or ask an allowed identity", in.Identity.Username)))
+		}
+	}
+
+	breakGlassAllowed := breakGlass != "" && len(policies) > 0
+	for _, p := range policies {
+		if p.Spec.BreakGlass == nil || !MatchesAny(p.Spec.BreakGlass.Allowed, in.Identity) {
+			breakGlassAllowed = false
+		}
+	}
+	for _, key := range order {
+		v := *raised[key]
+		switch {
+		case v.Mode == v1alpha1.ModeEnforce && breakGlassAllowed && v.Type != v1alpha1.FindingManualOverride:
+			d.Overridden = append(d.Overridden, v)
+		case v.Mode == v1alpha1.ModeEnforce:
+			d.Denied = append(d.Denied, v)
+		case v.Mode == v1alpha1.ModeWarn:
+			d.Warned = append(d.Warned, v)
+		default:
+			d.Audited = append(d.Audited, v)
+		}
+	}
+	if len(d.Overridden) > 0 {
+		d.BreakGlass = breakGlass
+		d.Warnings = append(d.Warnings, fmt.Sprintf("kubetrail: admitted by break-glass (%q); %d violation(s) overridden and recorded as a ManualOverride", breakGlass, len(d.Overridden)))
+	}
+	return d
+}
+
+func evaluateSecrets(p *Compiled, obj map[string]interface{}, raise func(*Compiled, v1alpha1.PolicyMode, v1alpha1.FindingType, *field.Error)) {
+	action := p.Spec.SecretLiterals
+	if action == "" {
+		action = v1alpha1.ActionWarn
+	}
+	if action == v1alpha1.ActionIgnore {
+		return
+	}
+	for _, f := range secretscan.Scan(obj) {
+		raise(p, capMode(p.Spec.Mode, action), v1alpha1.FindingSecretExposure, field.Forbidden(field.NewPath(f.Location),
+			fmt.Sprintf("looks like a credential (gitleaks rule %s, fingerprint %s): reference a Secret with valueFrom.secretKeyRef instead of writing the value", f.RuleID, f.Fingerprint)))
+	}
+}
+
+func evaluateRBAC(p *Compiled, in Input, ann map[string]string, verified bool, raise func(*Compiled, v1alpha1.PolicyMode, v1alpha1.FindingType, *field.Error)) {
+	if len(in.RBACRisks) == 0 {
+		return
+	}
+	rule := v1alpha1.RBACEscalationRule{Action: v1alpha1.ActionDeny, MinApprovers: 2}
+	if p.Spec.RBACEscalation != nil {
+		rule = *p.Spec.RBACEscalation
+		if rule.Action == "" {
+			rule.Action = v1alpha1.ActionDeny
+		}
+	}
+	if rule.Action == v1alpha1.ActionIgnore {
+		return
+	}
+	var missing []string
+	if n := len(provenance.SplitApprovers(ann[provenance.ApproverKey])); n < int(rule.MinApprovers) {
+		missing = append(missing, fmt.Sprintf("%d distinct approvers in kubetrail.io/approver (it has %d)", rule.MinApprovers, n))
+	}
+	if rule.RequireSignature && !verified {
+		missing = append(missing, "a signature by a trusted key (kubectl trail stamp --key)")
+	}
+	if len(missing) == 0 {
+		return
+	}
+	var grants []string
+	for _, r := range in.RBACRisks {
+		grants = append(grants, fmt.Sprintf("%s %s at %s (%s)", r.Severity, r.Rule, r.Scope, r.Grant))
+	}
+	sort.Strings(grants)
+	raise(p, capMode(p.Spec.Mode, rule.Action), v1alpha1.FindingRBACEscalation, field.Forbidden(field.NewPath("roleRef"),
+		fmt.Sprintf("grants risky permissions [%s]; such a change needs %s", strings.Join(grants, "; "), strings.Join(missing, " and "))))
+}
+
+// capMode lowers a policy's mode to what a check's action allows.
+func capMode(mode v1alpha1.PolicyMode, action v1alpha1.Action) v1alpha1.PolicyMode {
+	if action == v1alpha1.ActionWarn && mode == v1alpha1.ModeEnforce {
+		return v1alpha1.ModeWarn
+	}
+	return mode
+}
+
+func restrictiveness(m v1alpha1.PolicyMode) int {
+	switch m {
+	case v1alpha1.ModeEnforce:
+		return 2
+	case v1alpha1.ModeWarn:
+		return 1
+	}
+	return 0
+}
+
+func signatureHint(err error) string {
+	var mm *signing.MismatchError
+	switch {
+	case errors.As(err, &mm):
+		return fmt.Sprintf("the signature does not cover this object's %s: it was made for another object or the field was changed after signing; re-stamp with `kubectl trail stamp --key`", mm.Field)
+	case errors.Is(err, signing.ErrExpired):
+		return err.Error() + "; re-run the pipeline to sign again"
+	case errors.Is(err, signing.ErrUntrustedKey):
+		return err.Error() + "; sign with a key listed in the policy's spec.signing.publicKeys"
+	default:
+		return err.Error()
+	}
+}
+
+func annotationKey(f v1alpha1.ProvenanceField) string {
+	switch f {
+	case v1alpha1.FieldCommit:
+		return provenance.CommitKey
+	case v1alpha1.FieldRepository:
+		return provenance.RepositoryKey
+	case v1alpha1.FieldPullRequest:
+		return provenance.PullRequestKey
+	case v1alpha1.FieldPipelineRun:
+		return provenance.PipelineRunKey
+	case v1alpha1.FieldApprover:
+		return provenance.ApproverKey
+	case v1alpha1.FieldActor:
+		return provenance.ActorKey
+	case v1alpha1.FieldSource:
+		return provenance.SourceKey
+	case v1alpha1.FieldPath:
+		return provenance.PathKey
+	case v1alpha1.FieldSignature:
+		return provenance.SignatureKey
+	}
+	return provenance.Prefix + string(f)
+}
+
+func requiredHint(f v1alpha1.ProvenanceField) string {
+	what := map[v1alpha1.ProvenanceField]string{
+		v1alpha1.FieldCommit:      "the full 40-hex commit SHA",
+		v1alpha1.FieldRepository:  "the repository URL",
+		v1alpha1.FieldPullRequest: "the pull request number or URL",
+		v1alpha1.FieldPipelineRun: "the pipeline run URL or id",
+		v1alpha1.FieldApprover:    "the approvers, comma-separated",
+		v1alpha1.FieldActor:       "human, pipeline or agent",
+		v1alpha1.FieldSource:      "code, ci-variable or generated:<tool>",
+		v1alpha1.FieldPath:        "the manifest's path in the repository",
+	}[f]
+	return fmt.Sprintf("add %s with %s; `kubectl trail stamp` does this in a pipeline", annotationKey(f), what)
+}
+
+func annotationsOf(obj map[string]interface{}) map[string]string {
+	md, _ := obj["metadata"].(map[string]interface{})
+	raw, _ := md["annotations"].(map[string]interface{})
+	out := make(map[string]string, len(raw))
+	for k, v := range raw {
+		if s, ok := v.(string); ok {
+			out[k] = s
+		}
+	}
+	return out
+}
+
+func hasAnyProvenance(ann map[string]string) bool {
+	for _, k := range provenance.SignedKeys {
+		if ann[k] != "" {
+			return true
+		}
+	}
+	return ann[provenance.SignatureKey] != ""
+}
+
+func sameProvenance(a, b map[string]string) bool {
+	for _, k := range append(append([]string(nil), provenance.SignedKeys...), provenance.SignatureKey) {
+		if a[k] != b[k] {
+			return false
+		}
+	}
+	return true
+}
+
+func asStrings(fs []v1alpha1.ProvenanceField) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = string(f)
+	}
+	return out
+}

@@ -1,0 +1,251 @@
+package secretscan
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/spf13/viper"
+	"github.com/zricethezav/gitleaks/v8/config"
+	"github.com/zricethezav/gitleaks/v8/detect"
+	"github.com/zricethezav/gitleaks/v8/report"
+
+	"github.com/kubetrail/kubetrail/internal/workload"
+)
+
+// MaxValueSize is the longest value scanned. Longer values (big embedded files in a
+// ConfigMap) are skipped: running two hundred regular expressions over them, twice,
+// inside an admission request would risk the webhook's timeout, and such values are
+// rarely hand-written credentials.
+const MaxValueSize = 64 << 10
+
+// maxDecodeDepth matches gitleaks' CLI default (--max-decode-depth 5), so that a
+// base64- or percent-encoded credential is found here just as gitleaks finds it.
+const maxDecodeDepth = 5
+
+// Finding is one credential found in an object. It never holds the credential.
+type Finding struct {
+	// Location is the field path, e.g. spec.template.spec.containers[app].env[DB_PASSWORD],
+	// spec.template.spec.containers[app].args[2] or data[credentials.json].
+	Location string
+	// Container is the container's name, when the value is in a pod spec.
+	Container string
+	// Key is the env var name or ConfigMap key, when the value has one.
+	Key string
+	// RuleID is the gitleaks rule that matched, e.g. "aws-access-token".
+	RuleID string
+	// Description is the gitleaks rule's description.
+	Description string
+	// Fingerprint is Redact of the matched credential, so the same credential has
+	// the same fingerprint wherever it appears.
+	Fingerprint string
+}
+
+// Redact fingerprints a value for reports: "sha256:" and the first 12 hex characters
+// of its SHA-256. Twelve hex characters tell credentials apart without being usable
+// as one; note that a short, guessable password can still be found by hashing
+// guesses, which is one more reason to rotate anything Scan reports.
+func Redact(value string) string {
+	sum := sha256.Sum256([]byte(value))
+	return "sha256:" + hex.EncodeToString(sum[:])[:12]
+}
+
+var (
+	detectorOnce sync.Once
+	detector     *detect.Detector
+	detectorErr  error
+)
+
+// Load loads gitleaks' default rules, once. Scan calls it; call it at startup to fail
+// fast instead, since Scan cannot report that the rules did not load (it then finds
+// nothing).
+func Load() error {
+	detectorOnce.Do(func() { detector, detectorErr = newDetector() })
+	return detectorErr
+}
+
+// newDetector does what detect.NewDetectorDefaultConfig does, but on a private viper
+// instance: that function configures the process-wide viper, which kubetrail's own
+// command-line configuration may be using.
+func newDetector() (d *detect.Detector, err error) {
+	defer func() {
+		// gitleaks compiles its rules with MustCompile; a bad rule in a future version
+		// must not take the webhook down.
+		if r := recover(); r != nil {
+			d, err = nil, fmt.Errorf("loading gitleaks' default rules: %v", r)
+		}
+	}()
+	v := viper.New()
+	v.SetConfigType("toml")
+	if err := v.ReadConfig(strings.NewReader(config.DefaultConfig)); err != nil {
+		return nil, fmt.Errorf("reading gitleaks' default rules: %w", err)
+	}
+	var vc config.ViperConfig
+	if err := v.Unmarshal(&vc); err != nil {
+		return nil, fmt.Errorf("decoding gitleaks' default rules: %w", err)
+	}
+	cfg, err := vc.Translate()
+	if err != nil {
+		return nil, fmt.Errorf("compiling gitleaks' default rules: %w", err)
+	}
+	// Translate records the global viper's config file as the config path, and
+	// gitleaks skips fragments at that path; ours have no path at all.
+	cfg.Path = ""
+	d = detect.NewDetector(cfg)
+	d.MaxDecodeDepth = maxDecodeDepth
+	return d, nil
+}
+
+// target is one value to scan and where it sits.
+type target struct {
+	location  string
+	container string
+	key       string
+	value     string
+	// context is the value with its name in front, for rules that need a keyword;
+	// "" when the value has no name.
+	context string
+}
+
+// Scan returns the credentials found in obj (unstructured map of a Kubernetes object).
+// Kinds other than workloads and ConfigMap return nil. Secrets are never scanned
+// (their data is meant to be secret). Findings are sorted by Location, then RuleID.
+func Scan(obj map[string]interface{}) []Finding {
+	kind, _ := obj["kind"].(string)
+	var targets []target
+	switch {
+	case kind == "Secret":
+		return nil
+	case kind == "ConfigMap":
+		targets = configMapTargets(obj)
+	case workload.IsWorkload(kind):
+		targets = podSpecTargets(kind, workload.PodSpec(obj))
+	default:
+		return nil
+	}
+	if len(targets) == 0 || Load() != nil {
+		return nil
+	}
+	var findings []Finding
+	for _, t := range targets {
+		findings = append(findings, scanTarget(detector, t)...)
+	}
+	// One finding per (location, rule): the value is scanned twice, and an env var
+	// may be listed twice under one name. The fingerprint only breaks ties so that
+	// which duplicate survives does not depend on map order.
+	slices.SortFunc(findings, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(a.Location, b.Location), cmp.Compare(a.RuleID, b.RuleID), cmp.Compare(a.Fingerprint, b.Fingerprint))
+	})
+	return slices.CompactFunc(findings, func(a, b Finding) bool {
+		return a.Location == b.Location && a.RuleID == b.RuleID
+	})
+}
+
+// scanTarget runs the rules over one value, alone and with its name. A generic rule matching the same credential as a specific one is
+// already dropped by gitleaks, because the named text contains the value too.
+func scanTarget(d *detect.Detector, t target) []Finding {
+	texts := []string{t.value}
+	if t.context != "" {
+		texts = append(texts, t.context)
+	}
+	var matches []report.Finding
+	for _, text := range texts {
+		matches = append(matches, d.DetectString(text)...)
+	}
+	var out []Finding
+	for _, m := range matches {
+		secret := m.Secret
+		if secret == "" {
+			secret = t.value
+		}
+		out = append(out, Finding{
+			Location:    t.location,
+			Container:   t.container,
+			Key:         t.key,
+			RuleID:      m.RuleID,
+			Description: m.Description,
+			Fingerprint: Redact(secret),
+		})
+	}
+	return out
+}
+
+// podSpecTargets lists the literal env values, args and commands of every container.
+func podSpecTargets(kind string, spec map[string]interface{}) []target {
+	if spec == nil {
+		return nil
+	}
+	base := strings.Join(workload.PodSpecPath(kind), ".")
+	var out []target
+	for _, c := range workload.Containers(spec) {
+		name := c.Name()
+		prefix := base + "." + c.Group + "[" + name + "]"
+		env, _ := c.Fields["env"].([]interface{})
+		for i, item := range env {
+			e, ok := item.(map[string]interface{})
+			if !ok {
+				continue
+			}
+			// valueFrom points at a Secret, ConfigMap or field: not a literal.
+			if _, ok := e["valueFrom"]; ok {
+				continue
+			}
+			value, ok := e["value"].(string)
+			if !ok || !scannable(value) {
+				continue
+			}
+			envName, _ := e["name"].(string)
+			t := target{container: name, key: envName, value: value}
+			if envName == "" {
+				t.location = prefix + ".env[#" + strconv.Itoa(i) + "]"
+			} else {
+				t.location = prefix + ".env[" + envName + "]"
+				t.context = envName + "=" + value
+			}
+			out = append(out, t)
+		}
+		for _, field := range []string{"command", "args"} {
+			list, _ := c.Fields[field].([]interface{})
+			for i, item := range list {
+				value, ok := item.(string)
+				if !ok || !scannable(value) {
+					continue
+				}
+				t := target{location: prefix + "." + field + "[" + strconv.Itoa(i) + "]", container: name, value: value}
+				// `--token abc` is `--token=abc` to a program; give the rules that keyword.
+				if i > 0 {
+					if flag, ok := list[i-1].(string); ok && strings.HasPrefix(flag, "-") && !strings.Contains(flag, "=") && len(flag) < 256 {
+						t.context = flag + "=" + value
+					}
+				}
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// configMapTargets lists the data values of a ConfigMap. binaryData is skipped: it is
+// base64 of files (certificates, archives) the text rules are not made for.
+func configMapTargets(obj map[string]interface{}) []target {
+	data, _ := obj["data"].(map[string]interface{})
+	var out []target
+	for key, v := range data {
+		value, ok := v.(string)
+		if !ok || !scannable(value) {
+			continue
+		}
+		out = append(out, target{location: "data[" + key + "]", key: key, value: value, context: key + ": " + value})
+	}
+	return out
+}
+
+// scannable skips empty values and values over MaxValueSize.
+func scannable(value string) bool {
+	return value != "" && len(value) <= MaxValueSize
+}

@@ -1,0 +1,336 @@
+package secretscan
+
+import (
+	"encoding/base64"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Test credentials are assembled at run time so that gitleaks (or GitHub push
+// protection) scanning this repository does not flag the test file itself. They are
+// random, not real, and chosen because gitleaks' default rules do flag them (the
+// well-known AKIAIOSFODNN7EXAMPLE is allowlisted and would prove nothing).
+var (
+	awsKeyID    = "AKIA" + "Z7VRSQ5TJN2XMY6Q"
+	githubPAT   = "ghp_" + "R8xKq2LmN5vT9wYbC3dF6gH1jP4sZ7uE0aQi"
+	stripeKey   = "sk_" + "live_4eC39HqLyjWDarjtT1zdp7dc"
+	slackToken  = "xoxb-" + "2736189201-4820395716283-Rk7Tq9ZxW3mVbN8cLpY2sHdF"
+	dbPassword  = "Xk9mP2vL" + "8qR4wZtYn3"
+	allSecrets  = []string{awsKeyID, githubPAT, stripeKey, slackToken, dbPassword}
+	envVar      = func(name, value string) interface{} { return map[string]interface{}{"name": name, "value": value} }
+	container   = func(name string, fields map[string]interface{}) interface{} { fields["name"] = name; return fields }
+	deployment  = func(podSpec map[string]interface{}) map[string]interface{} { return wrap("Deployment", podSpec) }
+	list        = func(items ...interface{}) []interface{} { return items }
+	depLocation = "spec.template.spec.containers"
+)
+
+// wrap puts a pod spec where kind keeps it.
+func wrap(kind string, podSpec map[string]interface{}) map[string]interface{} {
+	obj := map[string]interface{}{"apiVersion": "apps/v1", "kind": kind, "metadata": map[string]interface{}{"name": "x"}}
+	switch kind {
+	case "Pod":
+		obj["spec"] = podSpec
+	case "CronJob":
+		obj["spec"] = map[string]interface{}{"jobTemplate": map[string]interface{}{"spec": map[string]interface{}{"template": map[string]interface{}{"spec": podSpec}}}}
+	default:
+		obj["spec"] = map[string]interface{}{"template": map[string]interface{}{"spec": podSpec}}
+	}
+	return obj
+}
+
+func TestScan(t *testing.T) {
+	cases := map[string]struct {
+		obj  map[string]interface{}
+		want []Finding
+	}{
+		"AWS key in a Deployment env var": {
+			obj: deployment(map[string]interface{}{"containers": list(container("app", map[string]interface{}{
+				"env": list(envVar("LOG_LEVEL", "debug"), envVar("AWS_ACCESS_KEY_ID", awsKeyID)),
+			}))}),
+			want: []Finding{{
+				Location: depLocation + "[app].env[AWS_ACCESS_KEY_ID]", Container: "app", Key: "AWS_ACCESS_KEY_ID",
+				RuleID: "aws-access-token", Fingerprint: Redact(awsKeyID),
+			}},
+		},
+		"password only recognised next to its env var name": {
+			obj: deployment(map[string]interface{}{"containers": list(container("app", map[string]interface{}{
+				"env": list(envVar("DB_PASSWORD", dbPassword)),
+			}))}),
+			want: []Finding{{
+				Location: depLocation + "[app].env[DB_PASSWORD]", Container: "app", Key: "DB_PASSWORD",
+				RuleID: "generic-api-key", Fingerprint: Redact(dbPassword),
+			}},
+		},
+		"GitHub token in CronJob args, reported once": {
+			obj: wrap("CronJob", map[string]interface{}{"containers": list(container("sync", map[string]interface{}{
+				"args": list("--repo", "acme/shop", "--token", githubPAT),
+			}))}),
+			want: []Finding{{
+				Location: "spec.jobTemplate.spec.template.spec.containers[sync].args[3]", Container: "sync",
+				RuleID: "github-pat", Fingerprint: Redact(githubPAT),
+			}},
+		},
+		"Stripe key in an init container command of a Pod, sorted by rule": {
+			obj: wrap("Pod", map[string]interface{}{"initContainers": list(container("migrate", map[string]interface{}{
+				"command": list("sh", "-c", `curl -H "Authorization: Bearer `+stripeKey+`" https://api.stripe.com/v1/charges`),
+			}))}),
+			// gitleaks reports both rules; the shared fingerprint shows it is one credential.
+			want: []Finding{
+				{Location: "spec.initContainers[migrate].command[2]", Container: "migrate", RuleID: "curl-auth-header", Fingerprint: Redact(stripeKey)},
+				{Location: "spec.initContainers[migrate].command[2]", Container: "migrate", RuleID: "stripe-access-token", Fingerprint: Redact(stripeKey)},
+			},
+		},
+		"Slack token in a ConfigMap data key": {
+			obj: map[string]interface{}{"apiVersion": "v1", "kind": "ConfigMap", "data": map[string]interface{}{
+				"credentials.json": `{"channel": "#deploys", "bot": "` + slackToken + `"}`,
+				"log-level":        "debug",
+			}},
+			want: []Finding{{
+				Location: "data[credentials.json]", Key: "credentials.json",
+				RuleID: "slack-bot-token", Fingerprint: Redact(slackToken),
+			}},
+		},
+		"base64-encoded token is decoded, as gitleaks does": {
+			obj: deployment(map[string]interface{}{"containers": list(container("app", map[string]interface{}{
+				"env": list(envVar("CONFIG", base64.StdEncoding.EncodeToString([]byte("token: "+githubPAT)))),
+			}))}),
+			want: []Finding{{
+				Location: depLocation + "[app].env[CONFIG]", Container: "app", Key: "CONFIG",
+				RuleID: "github-pat", Fingerprint: Redact(githubPAT),
+			}},
+		},
+		"findings sorted by location, across containers": {
+			obj: wrap("StatefulSet", map[string]interface{}{"containers": list(
+				container("web", map[string]interface{}{"env": list(envVar("GITHUB_TOKEN", githubPAT))}),
+				container("api", map[string]interface{}{"env": list(envVar("AWS_ACCESS_KEY_ID", awsKeyID))}),
+			)}),
+			want: []Finding{
+				{Location: depLocation + "[api].env[AWS_ACCESS_KEY_ID]", Container: "api", Key: "AWS_ACCESS_KEY_ID", RuleID: "aws-access-token", Fingerprint: Redact(awsKeyID)},
+				{Location: depLocation + "[web].env[GITHUB_TOKEN]", Container: "web", Key: "GITHUB_TOKEN", RuleID: "github-pat", Fingerprint: Redact(githubPAT)},
+			},
+		},
+		"env var listed twice is reported once": {
+			obj: deployment(map[string]interface{}{"containers": list(container("app", map[string]interface{}{
+				"env": list(envVar("GITHUB_TOKEN", githubPAT), envVar("GITHUB_TOKEN", githubPAT)),
+			}))}),
+			want: []Finding{{
+				Location: depLocation + "[app].env[GITHUB_TOKEN]", Container: "app", Key: "GITHUB_TOKEN",
+				RuleID: "github-pat", Fingerprint: Redact(githubPAT),
+			}},
+		},
+		"harmless env": {
+			obj: deployment(map[string]interface{}{"containers": list(container("app", map[string]interface{}{
+				"env":  list(envVar("LOG_LEVEL", "debug"), envVar("PORT", "8080"), envVar("API_URL", "https://api.example.com/v1")),
+				"args": list("--log-level", "debug", "--listen=:8080"),
+			}))}),
+		},
+		"valueFrom is a reference, not a literal": {
+			obj: deployment(map[string]interface{}{"containers": list(container("app", map[string]interface{}{
+				"env": list(map[string]interface{}{
+					"name":      "AWS_ACCESS_KEY_ID",
+					"value":     awsKeyID, // invalid alongside valueFrom; the API server rejects it
+					"valueFrom": map[string]interface{}{"secretKeyRef": map[string]interface{}{"name": "aws", "key": "id"}},
+				}),
+			}))}),
+		},
+		"Secrets are never scanned": {
+			obj: map[string]interface{}{"apiVersion": "v1", "kind": "Secret",
+				"stringData": map[string]interface{}{"token": githubPAT},
+				"data":       map[string]interface{}{"token": githubPAT},
+			},
+		},
+		"ConfigMap binaryData is skipped": {
+			obj: map[string]interface{}{"apiVersion": "v1", "kind": "ConfigMap", "binaryData": map[string]interface{}{"token": githubPAT}},
+		},
+		"kinds without pod specs are not scanned": {
+			obj: map[string]interface{}{"apiVersion": "v1", "kind": "Service", "spec": map[string]interface{}{"containers": list(container("app", map[string]interface{}{
+				"env": list(envVar("GITHUB_TOKEN", githubPAT)),
+			}))}},
+		},
+		"values over the size cap are skipped": {
+			obj: map[string]interface{}{"apiVersion": "v1", "kind": "ConfigMap", "data": map[string]interface{}{
+				"big": githubPAT + strings.Repeat(" ", MaxValueSize),
+			}},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := Scan(tc.obj)
+			// Descriptions come from gitleaks; check they are there, then compare the rest.
+			for i := range got {
+				if got[i].Description == "" {
+					t.Errorf("finding %d has no description", i)
+				}
+				got[i].Description = ""
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Scan() =\n%s\nwant\n%s", dump(got), dump(tc.want))
+			}
+		})
+	}
+}
+
+func dump(fs []Finding) string {
+	if len(fs) == 0 {
+		return "  (none)"
+	}
+	var b strings.Builder
+	for _, f := range fs {
+		fmt.Fprintf(&b, "  %+v\n", f)
+	}
+	return b.String()
+}
+
+func TestFindingsNeverHoldTheSecret(t *testing.T) {
+	obj := deployment(map[string]interface{}{"containers": list(container("app", map[string]interface{}{
+		"env":     list(envVar("AWS_ACCESS_KEY_ID", awsKeyID), envVar("DB_PASSWORD", dbPassword), envVar("SLACK", slackToken)),
+		"args":    list("--token", githubPAT),
+		"command": list("pay", stripeKey),
+	}))})
+	findings := Scan(obj)
+	if len(findings) != len(allSecrets) {
+		t.Fatalf("Scan() found %d credentials, want %d:\n%s", len(findings), len(allSecrets), dump(findings))
+	}
+	for _, f := range findings {
+		text := fmt.Sprintf("%+v", f)
+		for _, secret := range allSecrets {
+			if sub := sharedSubstring(text, secret, 6); sub != "" {
+				t.Errorf("finding %s contains %q from a credential", f.Location, sub)
+			}
+		}
+	}
+}
+
+// sharedSubstring returns a substring of secret at least n bytes long that occurs in
+// text, or "".
+func sharedSubstring(text, secret string, n int) string {
+	for i := 0; i+n <= len(secret); i++ {
+		if strings.Contains(text, secret[i:i+n]) {
+			return secret[i : i+n]
+		}
+	}
+	return ""
+}
+
+func TestRedact(t *testing.T) {
+	cases := map[string]struct {
+		value string
+		want  string
+	}{
+		"known answer (printf %s abc | sha256sum)": {value: "abc", want: "sha256:ba7816bf8f01"},
+		"empty value": {value: "", want: "sha256:e3b0c44298fc"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := Redact(tc.value); got != tc.want {
+				t.Errorf("Redact(%q) = %q, want %q", tc.value, got, tc.want)
+			}
+		})
+	}
+	for _, secret := range allSecrets {
+		fp := Redact(secret)
+		if strings.HasPrefix(secret, strings.TrimPrefix(fp, "sha256:")[:6]) || sharedSubstring(fp, secret, 6) != "" {
+			t.Errorf("Redact() of a credential shares text with it: %s", fp)
+		}
+		if Redact(secret) != fp {
+			t.Error("Redact() is not stable")
+		}
+	}
+	if Redact(awsKeyID) == Redact(githubPAT) {
+		t.Error("Redact() gives two credentials the same fingerprint")
+	}
+}
+
+func TestScanMalformedObjects(t *testing.T) {
+	cases := map[string]map[string]interface{}{
+		"nil object":                    nil,
+		"kind not a string":             {"kind": 42},
+		"spec not a map":                {"kind": "Deployment", "spec": "oops"},
+		"containers not a list":         deployment(map[string]interface{}{"containers": "oops"}),
+		"container not a map":           deployment(map[string]interface{}{"containers": list("oops", nil, 3)}),
+		"env not a list":                deployment(map[string]interface{}{"containers": list(map[string]interface{}{"env": map[string]interface{}{}})}),
+		"env item not a map":            deployment(map[string]interface{}{"containers": list(map[string]interface{}{"env": list("oops", nil)})}),
+		"env value not a string":        deployment(map[string]interface{}{"containers": list(map[string]interface{}{"env": list(map[string]interface{}{"name": 1, "value": 2})})}),
+		"args with non-strings":         deployment(map[string]interface{}{"containers": list(map[string]interface{}{"args": list(nil, 1, list(), map[string]interface{}{})})}),
+		"ConfigMap data not a map":      {"kind": "ConfigMap", "data": list("a")},
+		"ConfigMap data value not text": {"kind": "ConfigMap", "data": map[string]interface{}{"a": 1, "b": nil}},
+		"invalid UTF-8 value":           {"kind": "ConfigMap", "data": map[string]interface{}{"a": "\xff\xfe token=\xff"}},
+	}
+	for name, obj := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := Scan(obj); len(got) != 0 {
+				t.Errorf("Scan() = %s, want nothing", dump(got))
+			}
+		})
+	}
+	t.Run("unnamed container and env var still get a location", func(t *testing.T) {
+		got := Scan(deployment(map[string]interface{}{"containers": list(map[string]interface{}{
+			"env": list(map[string]interface{}{"value": awsKeyID}),
+		})}))
+		if len(got) != 1 || got[0].Location != depLocation+"[#0].env[#0]" {
+			t.Errorf("Scan() = %s, want one finding at %s[#0].env[#0]", dump(got), depLocation)
+		}
+	})
+}
+
+func TestLoad(t *testing.T) {
+	if err := Load(); err != nil {
+		t.Fatalf("Load() = %v; gitleaks' default rules must load", err)
+	}
+	if n := len(detector.Config.Rules); n < 100 {
+		t.Errorf("loaded %d gitleaks rules, want the full default set (>100)", n)
+	}
+}
+
+// BenchmarkScanDeployment measures an admission-sized Deployment: two containers, ten
+// env vars, one of them a credential.
+func BenchmarkScanDeployment(b *testing.B) {
+	env := func(secret bool) []interface{} {
+		out := list(
+			envVar("LOG_LEVEL", "info"), envVar("PORT", "8080"), envVar("DB_HOST", "postgres.shop.svc"),
+			envVar("DB_USER", "shop"), envVar("CACHE_URL", "redis://redis.shop.svc:6379/0"),
+		)
+		if secret {
+			out[4] = envVar("GITHUB_TOKEN", githubPAT)
+		}
+		return out
+	}
+	obj := deployment(map[string]interface{}{"containers": list(
+		container("app", map[string]interface{}{"image": "shop:1.4", "env": env(true), "args": list("--listen", ":8080")}),
+		container("proxy", map[string]interface{}{"image": "envoy:1.30", "env": env(false), "args": list("-c", "/etc/envoy/envoy.yaml")}),
+	)})
+	if err := Load(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if got := Scan(obj); len(got) != 1 {
+			b.Fatalf("Scan() found %d credentials, want 1", len(got))
+		}
+	}
+}
+
+// The webhook scans admission requests concurrently with one shared detector.
+func TestScanConcurrent(t *testing.T) {
+	obj := deployment(map[string]interface{}{"containers": list(container("app", map[string]interface{}{
+		"env": list(envVar("GITHUB_TOKEN", githubPAT), envVar("DB_PASSWORD", dbPassword)),
+	}))})
+	want := Scan(obj)
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for range 8 {
+		wg.Go(func() {
+			if got := Scan(obj); !reflect.DeepEqual(got, want) {
+				errs <- dump(got)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("concurrent Scan() =\n%s\nwant\n%s", e, dump(want))
+	}
+}

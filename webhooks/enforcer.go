@@ -1,0 +1,147 @@
+package webhooks
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/kubetrail/kubetrail/api/v1alpha1"
+	"github.com/kubetrail/kubetrail/internal/admissionfacts"
+	"github.com/kubetrail/kubetrail/internal/policy"
+	"github.com/kubetrail/kubetrail/internal/tracked"
+)
+
+// Enforcer is the validating webhook: it applies the TracePolicies that select the
+// object and denies, warns or admits.
+type Enforcer struct {
+	Policies *PolicySource
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+var _ admission.Handler = &Enforcer{}
+
+// Handle implements admission.Handler.
+func (e *Enforcer) Handle(ctx context.Context, req admission.Request) admission.Response {
+	r, ok, err := decodeTracked(req, now(e.Now))
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if !ok {
+		return admission.Allowed("")
+	}
+	// The control plane and what controllers derive from traced objects are never
+	// blocked: the reconciler resolves their provenance through the owner.
+	if policy.IsSystem(r.Identity) || tracked.ControllerOwned(r.Object) {
+		admissionDecisions.WithLabelValues(r.Kind.GVK.Kind, "exempt").Inc()
+		return admission.Allowed("")
+	}
+	policies, err := e.Policies.Selecting(ctx, r.Kind.GVK.Group, r.Kind.GVK.Kind, req.Namespace)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	var applicable []*policy.Compiled
+	for _, p := range policies {
+		if !policy.MatchesAny(p.Spec.Exempt, r.Identity) {
+			applicable = append(applicable, p)
+		}
+	}
+	if len(policies) > 0 && len(applicable) == 0 {
+		admissionDecisions.WithLabelValues(r.Kind.GVK.Kind, "exempt").Inc()
+		return admission.Allowed("")
+	}
+
+	plan, err := admissionfacts.Decide(admissionfacts.Request{
+		Object: r.Object, OldObject: r.Old, Username: r.Identity.Username, Now: r.Now,
+		Ignore: policy.IgnorePaths(applicable, r.Kind.GVK.Kind),
+	})
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	in := policy.Input{
+		Create:         r.Old == nil,
+		Identity:       r.Identity,
+		Object:         r.Object,
+		OldObject:      r.Old,
+		ContentChanged: plan.ContentChanged,
+		Now:            r.Now,
+	}
+	if plan.ContentChanged {
+		in.RBACRisks = policy.GrantedRisks(r.Kind.GVK.Kind, r.Object, r.Old, e.Policies.RoleRules(ctx))
+	}
+	d := policy.Evaluate(ctx, applicable, in)
+	// The mutating webhook ran first and wrote the facts; if they are not what it would
+	// have written, it was bypassed and the client forged them.
+	if k := admissionfacts.Forged(admissionfacts.Of(r.Object), plan, d.Verified); k != "" {
+		admissionDecisions.WithLabelValues(r.Kind.GVK.Kind, "denied").Inc()
+		return deny(r, field.ErrorList{field.Forbidden(field.NewPath("metadata", "annotations").Key(k),
+			"is written only by kubetrail's admission webhook; remove it from the manifest (was the mutating webhook bypassed?)")}, nil)
+	}
+
+	var warnings []string
+	for _, v := range d.Warned {
+		warnings = append(warnings, "kubetrail: "+v.String())
+	}
+	for _, v := range d.Overridden {
+		warnings = append(warnings, "kubetrail: overridden by break-glass: "+v.String())
+	}
+	warnings = append(warnings, d.Warnings...)
+	for _, p := range applicable {
+		for _, prob := range p.Problems {
+			warnings = append(warnings, fmt.Sprintf("kubetrail: TracePolicy %s: %s", p.Name, prob))
+		}
+	}
+	if !d.Allowed() {
+		errs := make(field.ErrorList, 0, len(d.Denied))
+		var names []string
+		for _, v := range d.Denied {
+			errs = append(errs, v.Err)
+			names = append(names, v.Policies...)
+		}
+		admissionDecisions.WithLabelValues(r.Kind.GVK.Kind, "denied").Inc()
+		logf.FromContext(ctx).Info("Denied untraceable change", "kind", r.Kind.GVK.Kind, "namespace", req.Namespace,
+			"name", req.Name, "user", r.Identity.Username, "violations", len(errs))
+		return deny(r, errs, uniq(names)).WithWarnings(warnings...)
+	}
+	result := "allowed"
+	if len(d.Warned) > 0 {
+		result = "warned"
+	}
+	if d.BreakGlass != "" {
+		result = "break-glass"
+	}
+	admissionDecisions.WithLabelValues(r.Kind.GVK.Kind, result).Inc()
+	return admission.Allowed("").WithWarnings(warnings...)
+}
+
+func deny(r *trackedRequest, errs field.ErrorList, policies []string) admission.Response {
+	gk := schema.GroupKind{Group: r.Kind.GVK.Group, Kind: r.Kind.GVK.Kind}
+	status := apierrors.NewInvalid(gk, r.Name, errs)
+	if len(policies) > 0 {
+		status.ErrStatus.Message = fmt.Sprintf("%s (kubetrail TracePolicy %s, mode %s)", status.ErrStatus.Message,
+			strings.Join(policies, ","), v1alpha1.ModeEnforce)
+	}
+	resp := admission.Denied(status.ErrStatus.Message)
+	resp.Result = &status.ErrStatus
+	return resp
+}
+
+func uniq(list []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,133 @@
+package webhooks
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubetrail/kubetrail/api/v1alpha1"
+	"github.com/kubetrail/kubetrail/internal/policy"
+)
+
+// PolicySource finds the compiled TracePolicies that select an object. Policies come
+// from the manager's cache; compiled ones are kept per resourceVersion so keys are
+// parsed (and Secrets read) once per policy change, not per request.
+type PolicySource struct {
+	// Cache reads TracePolicies, Namespaces, Roles and ClusterRoles.
+	Cache client.Reader
+	// Secrets reads key Secrets uncached: caching every Secret of the cluster would be
+	// a needless copy of all its credentials in the manager's memory.
+	Secrets client.Reader
+
+	mu       sync.Mutex
+	compiled map[string]*compiledEntry
+}
+
+type compiledEntry struct {
+	resourceVersion string
+	policy          *policy.Compiled
+}
+
+// All returns every TracePolicy, compiled.
+func (s *PolicySource) All(ctx context.Context) ([]*policy.Compiled, error) {
+	var list v1alpha1.TracePolicyList
+	if err := s.Cache.List(ctx, &list); err != nil {
+		return nil, fmt.Errorf("listing TracePolicies: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.compiled == nil {
+		s.compiled = map[string]*compiledEntry{}
+	}
+	seen := map[string]bool{}
+	out := make([]*policy.Compiled, 0, len(list.Items))
+	for i := range list.Items {
+		p := &list.Items[i]
+		seen[p.Name] = true
+		e := s.compiled[p.Name]
+		if e == nil || e.resourceVersion != p.ResourceVersion {
+			e = &compiledEntry{resourceVersion: p.ResourceVersion, policy: policy.Compile(p, s.readSecret(ctx))}
+			s.compiled[p.Name] = e
+		}
+		out = append(out, e.policy)
+	}
+	for name := range s.compiled {
+		if !seen[name] {
+			delete(s.compiled, name)
+		}
+	}
+	return out, nil
+}
+
+// Selecting returns the policies that select an object of group/kind in namespace
+// (empty for cluster-scoped objects).
+func (s *PolicySource) Selecting(ctx context.Context, group, kind, namespace string) ([]*policy.Compiled, error) {
+	all, err := s.All(ctx)
+	if err != nil || len(all) == 0 {
+		return nil, err
+	}
+	var nsLabels map[string]string
+	if namespace != "" {
+		var ns metav1.PartialObjectMetadata
+		ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+		if err := s.Cache.Get(ctx, types.NamespacedName{Name: namespace}, &ns); err != nil {
+			return nil, fmt.Errorf("reading namespace %s: %w", namespace, err)
+		}
+		nsLabels = ns.Labels
+	}
+	var out []*policy.Compiled
+	for _, p := range all {
+		if p.Selects(group, kind, namespace != "", nsLabels) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// InvalidateSecrets drops compiled policies so keys in Secrets are read again.
+func (s *PolicySource) InvalidateSecrets() {
+	s.mu.Lock()
+	s.compiled = nil
+	s.mu.Unlock()
+}
+
+func (s *PolicySource) readSecret(ctx context.Context) policy.SecretReader {
+	return func(ref v1alpha1.SecretKeyReference) ([]byte, error) {
+		var sec corev1.Secret
+		if err := s.Secrets.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, &sec); err != nil {
+			return nil, err
+		}
+		b, ok := sec.Data[ref.Key]
+		if !ok {
+			return nil, fmt.Errorf("the Secret has no key %q", ref.Key)
+		}
+		return b, nil
+	}
+}
+
+// RoleRules resolves the rules of a roleRef from the cache.
+func (s *PolicySource) RoleRules(ctx context.Context) policy.RoleRules {
+	return func(kind, namespace, name string) ([]rbacv1.PolicyRule, bool) {
+		switch kind {
+		case "ClusterRole":
+			var cr rbacv1.ClusterRole
+			if err := s.Cache.Get(ctx, types.NamespacedName{Name: name}, &cr); err != nil {
+				return nil, false
+			}
+			return cr.Rules, true
+		case "Role":
+			var r rbacv1.Role
+			if err := s.Cache.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &r); err != nil {
+				return nil, false
+			}
+			return r.Rules, true
+		}
+		return nil, false
+	}
+}

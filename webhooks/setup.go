@@ -1,0 +1,27 @@
+package webhooks
+
+import (
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+// Paths the webhook configurations in config/webhook call.
+const (
+	MutateTrackedPath       = "/mutate-tracked"
+	ValidateTrackedPath     = "/validate-tracked"
+	ValidateTraceRecordPath = "/validate-tracerecord"
+)
+
+// Handlers are kubetrail's admission handlers.
+type Handlers struct {
+	Stamper     *Stamper
+	Enforcer    *Enforcer
+	RecordGuard *RecordGuard
+}
+
+// Register serves the handlers on srv.
+func (h Handlers) Register(srv webhook.Server) {
+	srv.Register(MutateTrackedPath, &admission.Webhook{Handler: h.Stamper})
+	srv.Register(ValidateTrackedPath, &admission.Webhook{Handler: h.Enforcer})
+	srv.Register(ValidateTraceRecordPath, &admission.Webhook{Handler: h.RecordGuard})
+}
