@@ -3,6 +3,7 @@ package webhooks
 import (
 	"context"
 	"fmt"
+	"github.com/kubetrail/kubetrail/internal/clusterpolicy"
 	"net/http"
 	"strings"
 	"time"
@@ -22,7 +23,7 @@ import (
 // Enforcer is the validating webhook: it applies the TracePolicies that select the
 // object and denies, warns or admits.
 type Enforcer struct {
-	Policies *PolicySource
+	Policies *clusterpolicy.Source
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }

@@ -21,9 +21,9 @@ var _ admission.Handler = &RecordGuard{}
 
 // cleanupUsers may delete records: a namespace being deleted takes its records along.
 var cleanupUsers = map[string]bool{
-	"system:serviceaccount:kube-system:namespace-controller":     true,
+	"system:serviceaccount:kube-system:namespace-controller":      true,
 	"system:serviceaccount:kube-system:generic-garbage-collector": true,
-	"system:kube-controller-manager":                            true,
+	"system:kube-controller-manager":                              true,
 }
 
 // Handle implements admission.Handler.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/kubetrail/kubetrail/internal/clusterpolicy"
 	"net/http"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 // verified) on every admitted change of tracked content, and undoes any attempt by a
 // client to write them itself.
 type Stamper struct {
-	Policies *PolicySource
+	Policies *clusterpolicy.Source
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }

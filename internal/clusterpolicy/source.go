@@ -1,4 +1,7 @@
-package webhooks
+// Package clusterpolicy reads the TracePolicies in force from the cluster and compiles
+// them for internal/policy, for the webhooks and the reconciler alike. Unlike the pure
+// packages it talks to the apiserver (through the manager's cache).
+package clusterpolicy
 
 import (
 	"context"
@@ -15,10 +18,10 @@ import (
 	"github.com/kubetrail/kubetrail/internal/policy"
 )
 
-// PolicySource finds the compiled TracePolicies that select an object. Policies come
+// Source finds the compiled TracePolicies that select an object. Policies come
 // from the manager's cache; compiled ones are kept per resourceVersion so keys are
 // parsed (and Secrets read) once per policy change, not per request.
-type PolicySource struct {
+type Source struct {
 	// Cache reads TracePolicies, Namespaces, Roles and ClusterRoles.
 	Cache client.Reader
 	// Secrets reads key Secrets uncached: caching every Secret of the cluster would be
@@ -35,7 +38,7 @@ type compiledEntry struct {
 }
 
 // All returns every TracePolicy, compiled.
-func (s *PolicySource) All(ctx context.Context) ([]*policy.Compiled, error) {
+func (s *Source) All(ctx context.Context) ([]*policy.Compiled, error) {
 	var list v1alpha1.TracePolicyList
 	if err := s.Cache.List(ctx, &list); err != nil {
 		return nil, fmt.Errorf("listing TracePolicies: %w", err)
@@ -67,7 +70,7 @@ func (s *PolicySource) All(ctx context.Context) ([]*policy.Compiled, error) {
 
 // Selecting returns the policies that select an object of group/kind in namespace
 // (empty for cluster-scoped objects).
-func (s *PolicySource) Selecting(ctx context.Context, group, kind, namespace string) ([]*policy.Compiled, error) {
+func (s *Source) Selecting(ctx context.Context, group, kind, namespace string) ([]*policy.Compiled, error) {
 	all, err := s.All(ctx)
 	if err != nil || len(all) == 0 {
 		return nil, err
@@ -91,13 +94,13 @@ func (s *PolicySource) Selecting(ctx context.Context, group, kind, namespace str
 }
 
 // InvalidateSecrets drops compiled policies so keys in Secrets are read again.
-func (s *PolicySource) InvalidateSecrets() {
+func (s *Source) InvalidateSecrets() {
 	s.mu.Lock()
 	s.compiled = nil
 	s.mu.Unlock()
 }
 
-func (s *PolicySource) readSecret(ctx context.Context) policy.SecretReader {
+func (s *Source) readSecret(ctx context.Context) policy.SecretReader {
 	return func(ref v1alpha1.SecretKeyReference) ([]byte, error) {
 		var sec corev1.Secret
 		if err := s.Secrets.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, &sec); err != nil {
@@ -112,7 +115,7 @@ func (s *PolicySource) readSecret(ctx context.Context) policy.SecretReader {
 }
 
 // RoleRules resolves the rules of a roleRef from the cache.
-func (s *PolicySource) RoleRules(ctx context.Context) policy.RoleRules {
+func (s *Source) RoleRules(ctx context.Context) policy.RoleRules {
 	return func(kind, namespace, name string) ([]rbacv1.PolicyRule, bool) {
 		switch kind {
 		case "ClusterRole":

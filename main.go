@@ -1,0 +1,200 @@
+// Command manager runs kubetrail: the admission webhooks that stamp and enforce
+// provenance, and the reconcilers that keep a TraceRecord per tracked object.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/open-policy-agent/cert-controller/pkg/rotator"
+
+	"github.com/kubetrail/kubetrail/api/v1alpha1"
+	"github.com/kubetrail/kubetrail/controllers"
+	"github.com/kubetrail/kubetrail/internal/clusterpolicy"
+	"github.com/kubetrail/kubetrail/internal/secretscan"
+	"github.com/kubetrail/kubetrail/webhooks"
+)
+
+var (
+	scheme   = runtime.NewScheme()
+	setupLog = ctrl.Log.WithName("setup")
+)
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+}
+
+// Webhook configuration names, as in config/webhook/manifests.yaml after the
+// kustomize name prefix.
+const (
+	mutatingWebhookName   = "kubetrail-mutating-webhook-configuration"
+	validatingWebhookName = "kubetrail-validating-webhook-configuration"
+)
+
+type options struct {
+	metricsAddr, probeAddr             string
+	leaderElect                        bool
+	leaderElectionNamespace            string
+	webhookPort                        int
+	webhookCertDir                     string
+	certRotation                       bool
+	certSecret, certService, namespace string
+	historyLimit                       int
+	tombstoneRetention                 time.Duration
+	managerUsernames                   stringList
+	enableWebhooks, enableControllers  bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; \"0\" disables it.")
+	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
+	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so that only one replica reconciles; every replica serves admission.")
+	flag.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election lease (default: the pod's namespace).")
+	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the admission webhook server listens on.")
+	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Directory holding tls.crt and tls.key for the webhook server.")
+	flag.BoolVar(&o.certRotation, "cert-rotation", false, "Generate and rotate the webhook serving certificate in a Secret and inject its CA into the webhook configurations (in-cluster installs).")
+	flag.StringVar(&o.namespace, "namespace", "kubetrail-system", "Namespace kubetrail runs in; records of cluster-scoped objects are kept here.")
+	flag.StringVar(&o.certSecret, "cert-secret", "kubetrail-webhook-server-cert", "Secret holding the rotated webhook certificate.")
+	flag.StringVar(&o.certService, "cert-service", "kubetrail-webhook-service", "Service the webhook certificate is issued for.")
+	flag.IntVar(&o.historyLimit, "history-limit", 20, "Past revisions kept in each TraceRecord's status.history; older ones are counted in status.historyDropped.")
+	flag.DurationVar(&o.tombstoneRetention, "tombstone-retention", 30*24*time.Hour, "How long the record of a deleted object is kept.")
+	flag.Var(&o.managerUsernames, "manager-username", "Identity allowed to write TraceRecords (repeatable). Default: the identity this manager authenticates as.")
+	flag.BoolVar(&o.enableWebhooks, "enable-webhooks", true, "Serve the admission webhooks.")
+	flag.BoolVar(&o.enableControllers, "enable-controllers", true, "Run the reconcilers.")
+	zapOpts := zap.Options{Development: false}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+
+	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
+		setupLog.Error(err, "Manager exited")
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	if o.historyLimit < 1 {
+		return fmt.Errorf("--history-limit must be at least 1, got %d", o.historyLimit)
+	}
+	cfg := ctrl.GetConfigOrDie()
+	if len(o.managerUsernames) == 0 {
+		user, err := webhooks.WhoAmI(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("finding the manager's own identity (pass --manager-username to skip): %w", err)
+		}
+		o.managerUsernames = stringList{user}
+	}
+	setupLog.Info("Starting kubetrail", "identity", o.managerUsernames, "historyLimit", o.historyLimit)
+
+	// Secret rules are compiled once at start, so a broken rule set fails here rather
+	// than silently finding nothing.
+	if err := secretscan.Load(); err != nil {
+		return fmt.Errorf("loading gitleaks rules: %w", err)
+	}
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress:        o.probeAddr,
+		LeaderElection:                o.leaderElect,
+		LeaderElectionID:              "kubetrail.io",
+		LeaderElectionNamespace:       o.leaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		GracefulShutdownTimeout:       ptr(15 * time.Second),
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Port:    o.webhookPort,
+			CertDir: o.webhookCertDir,
+			TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }},
+		}),
+		Cache: cache.Options{DefaultTransform: controllers.CacheTransform()},
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+
+	certsReady := make(chan struct{})
+	if o.certRotation {
+		err := rotator.AddRotator(mgr, &rotator.CertRotator{
+			SecretKey:      types.NamespacedName{Namespace: o.namespace, Name: o.certSecret},
+			CertDir:        o.webhookCertDir,
+			CAName:         "kubetrail-ca",
+			CAOrganization: "kubetrail",
+			DNSName:        fmt.Sprintf("%s.%s.svc", o.certService, o.namespace),
+			ExtraDNSNames:  []string{fmt.Sprintf("%s.%s.svc.cluster.local", o.certService, o.namespace)},
+			IsReady:        certsReady,
+			Webhooks: []rotator.WebhookInfo{
+				{Name: mutatingWebhookName, Type: rotator.Mutating},
+				{Name: validatingWebhookName, Type: rotator.Validating},
+			},
+			// Every replica serves admission, so every replica needs the certificate.
+			RequireLeaderElection: false,
+		})
+		if err != nil {
+			return fmt.Errorf("setting up webhook certificate rotation: %w", err)
+		}
+	} else {
+		close(certsReady)
+	}
+
+	policies := &clusterpolicy.Source{Cache: mgr.GetClient(), Secrets: mgr.GetAPIReader()}
+
+	if o.enableControllers {
+		if err := controllers.SetupWithManager(mgr, controllers.Options{
+			HistoryLimit:       o.historyLimit,
+			TombstoneRetention: o.tombstoneRetention,
+			RecordNamespace:    o.namespace,
+			Policies:           policies,
+		}); err != nil {
+			return fmt.Errorf("setting up the reconcilers: %w", err)
+		}
+	}
+
+	if o.enableWebhooks {
+		handlers := webhooks.Handlers{
+			Stamper:     &webhooks.Stamper{Policies: policies},
+			Enforcer:    &webhooks.Enforcer{Policies: policies},
+			RecordGuard: &webhooks.RecordGuard{ManagerUsernames: o.managerUsernames},
+		}
+		// Handlers are registered once the certificate exists, so the server never
+		// answers with a certificate the apiserver does not trust.
+		go func() {
+			<-certsReady
+			handlers.Register(mgr.GetWebhookServer())
+		}()
+		if err := mgr.AddReadyzCheck("webhook", func(req *http.Request) error {
+			select {
+			case <-certsReady:
+				return mgr.GetWebhookServer().StartedChecker()(req)
+			default:
+				return fmt.Errorf("webhook certificate not ready")
+			}
+		}); err != nil {
+			return err
+		}
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
