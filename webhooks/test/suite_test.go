@@ -35,7 +35,7 @@ var (
 	// admin is the envtest admin, which also runs the manager here.
 	admin client.Client
 	// users by name: a human, a pipeline service account, an on-call SRE.
-	users = map[string]*userClient{}
+	users  = map[string]*userClient{}
 	cancel context.CancelFunc
 )
 

@@ -1,0 +1,486 @@
+package report
+
+import (
+	"sort"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1alpha1 "github.com/kubetrail/kubetrail/api/v1alpha1"
+)
+
+// WhyInput is what the why answer is made of: the record, and what the caller looked up
+// in the cluster.
+type WhyInput struct {
+	// Record is the target's TraceRecord.
+	Record *v1alpha1.TraceRecord
+	// Live is the live target as the caller found it; nil when it was not looked up.
+	Live *Live
+	// DependsOn is what the caller found depending on the target (answer 4); nil when
+	// the question does not apply to the target's kind.
+	DependsOn *DependsOn
+	// Policies are the TracePolicies in force, to tell whether the submitter is trusted;
+	// nil when they could not be read.
+	Policies []v1alpha1.TracePolicy
+	// Now is the time ages are computed against.
+	Now time.Time
+}
+
+// Live is what the caller read from the live target.
+type Live struct {
+	// Found is false when the target does not exist (any more).
+	Found bool `json:"found"`
+	// Digest is digest.Of(live, nil), the digest the webhook stamps at admission.
+	Digest string `json:"digest,omitempty"`
+	// DigestError says why the digest could not be computed.
+	DigestError string `json:"digestError,omitempty"`
+	// Signed is true when the live object carries a kubetrail.io/signature.
+	Signed bool `json:"signed,omitempty"`
+	// Images are the live object's container images (workloads only).
+	Images []string `json:"images,omitempty"`
+	// ServiceAccount is the ServiceAccount a live workload runs as.
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+}
+
+// DependsOn is answer 4: the identities concerned and the workloads depending on the
+// target.
+type DependsOn struct {
+	// Subjects are the RBAC identities concerned: the ServiceAccount itself, or the
+	// subjects a binding (or the bindings of a role) grants to, with what they may do.
+	Subjects []SubjectInfo `json:"subjects,omitempty"`
+	// Workloads are the workloads running as those subjects, or mounting or referencing
+	// the ConfigMap or Secret.
+	Workloads []Workload `json:"workloads"`
+	// Notes say what could not be looked up or is implied (a group binding).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// SubjectInfo is an RBAC identity and its risky permissions.
+type SubjectInfo struct {
+	// Subject is e.g. "ServiceAccount shop/builder".
+	Subject string `json:"subject"`
+	// Risks are its risky permissions, e.g. "Critical cluster-admin (cluster): * *.*".
+	Risks []string `json:"risks,omitempty"`
+}
+
+// Workload is one workload depending on the target.
+type Workload struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// Via says how it depends on the target: "runs as ServiceAccount shop/builder",
+	// "volume config", "envFrom", "env DB_PASSWORD", "imagePullSecrets".
+	Via string `json:"via"`
+	// Source is "live" when looked up in the cluster, "finding" when taken from a
+	// finding's recorded dependents.
+	Source string `json:"source"`
+}
+
+func (w Workload) key() string { return w.Kind + "/" + w.Namespace + "/" + w.Name }
+
+// Why is the whole answer for one object.
+type Why struct {
+	// Target is the object.
+	Target v1alpha1.TraceTarget `json:"target"`
+	// Record is the TraceRecord answering, as namespace/name.
+	Record string `json:"record"`
+	// DeletedAt is set when the target was deleted and the record is a tombstone.
+	DeletedAt *time.Time `json:"deletedAt,omitempty"`
+	// Traced is the Traced condition: whether the current state came with provenance.
+	Traced *Condition `json:"traced,omitempty"`
+	// WhatChanged is the revision history, newest first.
+	WhatChanged []Change `json:"whatChanged"`
+	// HistoryDropped counts older revisions that fell off the bounded history.
+	HistoryDropped int64 `json:"historyDropped,omitempty"`
+	// WhoApproved is answer 2, for the current traced revision.
+	WhoApproved Approval `json:"whoApproved"`
+	// WhatDeployed is answer 3.
+	WhatDeployed Deployed `json:"whatDeployed"`
+	// WhatDependsOnIt is answer 4; nil when it does not apply to the target's kind.
+	WhatDependsOnIt *DependsOn `json:"whatDependsOnIt,omitempty"`
+	// Drift is the Drifted condition with the drifted paths and their managers.
+	Drift Drift `json:"drift"`
+	// Findings are the open findings, most severe first.
+	Findings []Finding `json:"findings"`
+}
+
+// Condition is a record condition.
+type Condition struct {
+	Status  string     `json:"status"`
+	Reason  string     `json:"reason,omitempty"`
+	Message string     `json:"message,omitempty"`
+	Since   *time.Time `json:"since,omitempty"`
+}
+
+// Change is one revision of the target.
+type Change struct {
+	// Current marks the revision the record's spec holds (the current traced one).
+	Current bool `json:"current,omitempty"`
+	// Traced is false for a revision that reached the cluster without traced provenance.
+	Traced bool `json:"traced"`
+	v1alpha1.Provenance
+	// Approvers is Approver split.
+	Approvers    []string   `json:"approvers,omitempty"`
+	AdmittedBy   string     `json:"admittedBy,omitempty"`
+	AdmittedAt   *time.Time `json:"admittedAt,omitempty"`
+	ObservedAt   *time.Time `json:"observedAt,omitempty"`
+	Digest       string     `json:"digest,omitempty"`
+	Images       []string   `json:"images,omitempty"`
+	ChangedPaths []string   `json:"changedPaths,omitempty"`
+}
+
+// When is when the change happened: admitted, else observed.
+func (c *Change) When() *time.Time {
+	if c.AdmittedAt != nil {
+		return c.AdmittedAt
+	}
+	return c.ObservedAt
+}
+
+// Approval is answer 2.
+type Approval struct {
+	// Commit, PullRequest and PipelineRun identify the approved change.
+	Commit      string `json:"commit,omitempty"`
+	Repository  string `json:"repository,omitempty"`
+	PullRequest string `json:"pullRequest,omitempty"`
+	PipelineRun string `json:"pipelineRun,omitempty"`
+	// Approvers are who approved it.
+	Approvers []string `json:"approvers"`
+	// Actor is human, pipeline or agent; Agent the agent and its run.
+	Actor string `json:"actor,omitempty"`
+	Agent string `json:"agent,omitempty"`
+	// Signature is "verified", "signed-unverified", "unsigned" or "unknown".
+	Signature string `json:"signature"`
+	// SubmittedBy is who submitted the change to the API server (admitted-by).
+	SubmittedBy string `json:"submittedBy,omitempty"`
+	// SubmitterTrust says whether a TracePolicy trusts the submitter ("" when unknown).
+	SubmitterTrust string `json:"submitterTrust,omitempty"`
+	// BreakGlass is the reason of a manual override.
+	BreakGlass string `json:"breakGlass,omitempty"`
+	// Untraced is true when the current state is not the approved revision: it changed
+	// since without traced provenance.
+	Untraced bool `json:"untraced,omitempty"`
+}
+
+// Signature states.
+const (
+	SignatureVerified   = "verified"
+	SignatureUnverified = "signed-unverified"
+	SignatureUnsigned   = "unsigned"
+	SignatureUnknown    = "unknown"
+)
+
+// Deployed is answer 3.
+type Deployed struct {
+	// Digest is the admitted digest of the current traced revision.
+	Digest string `json:"digest,omitempty"`
+	// LiveDigest is the digest of the live object now.
+	LiveDigest string `json:"liveDigest,omitempty"`
+	// Live is "matches", "differs", "deleted" or "unknown".
+	Live string `json:"live"`
+	// Images are the admitted images; LiveImages the live ones when they differ.
+	Images     []string   `json:"images,omitempty"`
+	LiveImages []string   `json:"liveImages,omitempty"`
+	AdmittedAt *time.Time `json:"admittedAt,omitempty"`
+	AdmittedBy string     `json:"admittedBy,omitempty"`
+}
+
+// Live digest states.
+const (
+	LiveMatches = "matches"
+	LiveDiffers = "differs"
+	LiveDeleted = "deleted"
+	LiveUnknown = "unknown"
+)
+
+// Drift is the Drifted condition with what drifted.
+type Drift struct {
+	Drifted bool       `json:"drifted"`
+	Status  string     `json:"status"`
+	Reason  string     `json:"reason,omitempty"`
+	Message string     `json:"message,omitempty"`
+	Since   *time.Time `json:"since,omitempty"`
+	// Paths are the drifted JSON pointers; Managers the field managers that changed them.
+	Paths    []string `json:"paths,omitempty"`
+	Managers []string `json:"managers,omitempty"`
+}
+
+// Finding is a finding with the change that introduced it in words.
+type Finding struct {
+	v1alpha1.Finding
+	// IntroducedBySummary is IntroducedBy in one line.
+	IntroducedBySummary string `json:"introducedBySummary"`
+}
+
+// BuildWhy assembles the answer for one object.
+func BuildWhy(in WhyInput) *Why {
+	r := in.Record
+	w := &Why{
+		Target:          r.Spec.Target,
+		Record:          r.Namespace + "/" + r.Name,
+		DeletedAt:       timePtr(r.Status.DeletedAt),
+		HistoryDropped:  r.Status.HistoryDropped,
+		WhatChanged:     changes(r),
+		WhatDependsOnIt: in.DependsOn,
+		Findings:        []Finding{},
+	}
+	if c := conditionOf(r.Status.Conditions, v1alpha1.ConditionTraced); c != nil {
+		w.Traced = &Condition{Status: string(c.Status), Reason: c.Reason, Message: c.Message, Since: timeOf(c.LastTransitionTime)}
+	}
+	untraced := w.Traced != nil && w.Traced.Status == string(metav1.ConditionFalse)
+	if len(w.WhatChanged) > 0 && !w.WhatChanged[0].Traced {
+		untraced = true
+	}
+
+	// 2. Who approved: the current traced revision.
+	p := r.Spec.Provenance
+	w.WhoApproved = Approval{
+		Commit: p.Commit, Repository: p.Repository, PullRequest: p.PullRequest, PipelineRun: p.PipelineRun,
+		Approvers: SplitApprovers(p.Approver), Actor: string(p.Actor), Agent: p.Agent,
+		SubmittedBy: r.Spec.Admission.AdmittedBy, BreakGlass: p.BreakGlass, Untraced: untraced,
+		Signature: SignatureUnknown,
+	}
+	if w.WhoApproved.Approvers == nil {
+		w.WhoApproved.Approvers = []string{}
+	}
+	switch {
+	case p.Verified:
+		w.WhoApproved.Signature = SignatureVerified
+	case in.Live != nil && in.Live.Found && in.Live.Signed:
+		w.WhoApproved.Signature = SignatureUnverified
+	case in.Live != nil && in.Live.Found:
+		w.WhoApproved.Signature = SignatureUnsigned
+	}
+	w.WhoApproved.SubmitterTrust = SubmitterTrust(r.Spec.Admission.AdmittedBy, in.Policies)
+
+	// 3. What deployed.
+	d := Deployed{
+		Digest: r.Spec.Admission.Digest, Images: r.Spec.Images,
+		AdmittedAt: timePtr(r.Spec.Admission.AdmittedAt), AdmittedBy: r.Spec.Admission.AdmittedBy,
+		Live: LiveUnknown,
+	}
+	switch {
+	case in.Live != nil && !in.Live.Found:
+		d.Live = LiveDeleted
+	case in.Live != nil && in.Live.Digest != "":
+		d.LiveDigest = in.Live.Digest
+		if d.Digest != "" && d.Digest == in.Live.Digest {
+			d.Live = LiveMatches
+		} else if d.Digest != "" {
+			d.Live = LiveDiffers
+		}
+		if in.Live.Images != nil && strings.Join(in.Live.Images, ",") != strings.Join(d.Images, ",") {
+			d.LiveImages = in.Live.Images
+		}
+	case in.Live == nil && r.Status.DeletedAt != nil:
+		d.Live = LiveDeleted
+	}
+	w.WhatDeployed = d
+
+	// 4. What depends on it: add the dependents recorded in findings.
+	if w.WhatDependsOnIt != nil {
+		dep := *w.WhatDependsOnIt
+		dep.Workloads = append([]Workload(nil), dep.Workloads...)
+		seen := map[string]bool{}
+		for _, wl := range dep.Workloads {
+			seen[wl.key()] = true
+		}
+		for _, f := range r.Status.Findings {
+			for _, ref := range f.Dependents {
+				wl := Workload{Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name, Source: "finding"}
+				if f.Subject != "" {
+					wl.Via = "runs as " + f.Subject
+				} else {
+					wl.Via = "recorded in the " + string(f.Type) + " finding"
+				}
+				if !seen[wl.key()] {
+					seen[wl.key()] = true
+					dep.Workloads = append(dep.Workloads, wl)
+				}
+			}
+		}
+		if dep.Workloads == nil {
+			dep.Workloads = []Workload{}
+		}
+		SortWorkloads(dep.Workloads)
+		w.WhatDependsOnIt = &dep
+	}
+
+	// Drift.
+	w.Drift = Drift{Status: string(metav1.ConditionUnknown)}
+	if c := conditionOf(r.Status.Conditions, v1alpha1.ConditionDrifted); c != nil {
+		w.Drift.Status, w.Drift.Reason, w.Drift.Message = string(c.Status), c.Reason, c.Message
+		w.Drift.Since = timeOf(c.LastTransitionTime)
+		w.Drift.Drifted = c.Status == metav1.ConditionTrue
+	}
+	for _, f := range r.Status.Findings {
+		if f.Type == v1alpha1.FindingDrift {
+			w.Drift.Paths = appendUnique(w.Drift.Paths, f.Paths...)
+			w.Drift.Managers = appendUnique(w.Drift.Managers, f.Managers...)
+		}
+	}
+
+	// Findings.
+	fs := append([]v1alpha1.Finding(nil), r.Status.Findings...)
+	SortFindings(fs)
+	for _, f := range fs {
+		w.Findings = append(w.Findings, Finding{Finding: f, IntroducedBySummary: IntroducedBy(f.IntroducedBy)})
+	}
+	return w
+}
+
+// changes lists the revisions newest first, with the spec's revision marked current
+// (and added when the history does not hold it).
+func changes(r *v1alpha1.TraceRecord) []Change {
+	out := make([]Change, 0, len(r.Status.History)+1)
+	found := false
+	for i := range r.Status.History {
+		h := &r.Status.History[i]
+		c := Change{
+			Traced: h.Traced, Provenance: h.Provenance, Approvers: SplitApprovers(h.Approver),
+			AdmittedBy: h.Admission.AdmittedBy, AdmittedAt: timePtr(h.Admission.AdmittedAt),
+			ObservedAt: timeOf(h.ObservedAt), Digest: h.Admission.Digest,
+			Images: h.Images, ChangedPaths: h.ChangedPaths,
+		}
+		if !found && h.Traced && sameRevision(h, &r.Spec) {
+			c.Current, found = true, true
+		}
+		out = append(out, c)
+	}
+	if found || !specHasRevision(&r.Spec) {
+		return out
+	}
+	cur := Change{
+		Current: true, Traced: true, Provenance: r.Spec.Provenance, Approvers: SplitApprovers(r.Spec.Approver),
+		AdmittedBy: r.Spec.Admission.AdmittedBy, AdmittedAt: timePtr(r.Spec.Admission.AdmittedAt),
+		Digest: r.Spec.Admission.Digest, Images: r.Spec.Images,
+	}
+	// Insert it before the first older revision (at the top when its time is unknown).
+	at := 0
+	if t := cur.When(); t != nil {
+		at = len(out)
+		for i := range out {
+			if ot := out[i].When(); ot != nil && ot.Before(*t) {
+				at = i
+				break
+			}
+		}
+	}
+	out = append(out, Change{})
+	copy(out[at+1:], out[at:])
+	out[at] = cur
+	return out
+}
+
+func specHasRevision(s *v1alpha1.TraceRecordSpec) bool {
+	return s.Commit != "" || s.Admission.AdmittedAt != nil || s.Admission.Digest != "" || s.Approver != "" ||
+		s.PipelineRun != ""
+}
+
+// sameRevision reports whether a history entry is the revision the spec holds: same
+// commit, and same admission time (or, when a time is missing, same digest).
+func sameRevision(h *v1alpha1.Revision, s *v1alpha1.TraceRecordSpec) bool {
+	if h.Commit != s.Commit {
+		return false
+	}
+	if h.Admission.AdmittedAt != nil && s.Admission.AdmittedAt != nil {
+		if !h.Admission.AdmittedAt.Time.Equal(s.Admission.AdmittedAt.Time) {
+			return false
+		}
+		return h.Admission.Digest == "" || s.Admission.Digest == "" || h.Admission.Digest == s.Admission.Digest
+	}
+	return h.Admission.Digest != "" && h.Admission.Digest == s.Admission.Digest
+}
+
+// SubmitterTrust says whether the TracePolicies trust the username that submitted a
+// change: "trusted submitter (TracePolicy a, b)", "not a trusted submitter of
+// TracePolicy a", or "" when no policy names trusted submitters (or policies is nil).
+// Group subjects are matched for the groups a ServiceAccount username implies;
+// other group memberships cannot be known after the fact.
+func SubmitterTrust(username string, policies []v1alpha1.TracePolicy) string {
+	if username == "" {
+		return ""
+	}
+	var trusting, notTrusting []string
+	groupsOnly := true
+	for i := range policies {
+		p := &policies[i]
+		if len(p.Spec.TrustedSubmitters) == 0 {
+			continue
+		}
+		ok := false
+		for _, s := range p.Spec.TrustedSubmitters {
+			if s.Kind != v1alpha1.SubjectGroup {
+				groupsOnly = false
+			}
+			if subjectMatches(s, username) {
+				ok = true
+			}
+		}
+		if ok {
+			trusting = append(trusting, p.Name)
+		} else {
+			notTrusting = append(notTrusting, p.Name)
+		}
+	}
+	sort.Strings(trusting)
+	sort.Strings(notTrusting)
+	switch {
+	case len(trusting) > 0:
+		return "trusted submitter (TracePolicy " + strings.Join(trusting, ", ") + ")"
+	case len(notTrusting) > 0 && groupsOnly:
+		return "trust unknown: TracePolicy " + strings.Join(notTrusting, ", ") + " trusts groups only, and group membership is not recorded"
+	case len(notTrusting) > 0:
+		return "NOT a trusted submitter of TracePolicy " + strings.Join(notTrusting, ", ")
+	}
+	return ""
+}
+
+func subjectMatches(s v1alpha1.Subject, username string) bool {
+	const saPrefix = "system:serviceaccount:"
+	switch s.Kind {
+	case v1alpha1.SubjectUser:
+		return s.Name == username
+	case v1alpha1.SubjectServiceAccount:
+		return username == saPrefix+s.Namespace+":"+s.Name
+	case v1alpha1.SubjectGroup:
+		if !strings.HasPrefix(username, saPrefix) {
+			return s.Name == "system:authenticated" && username != "system:anonymous"
+		}
+		ns := strings.SplitN(strings.TrimPrefix(username, saPrefix), ":", 2)[0]
+		return s.Name == "system:serviceaccounts" || s.Name == "system:serviceaccounts:"+ns ||
+			s.Name == "system:authenticated"
+	}
+	return false
+}
+
+// SortWorkloads sorts by namespace, kind, name.
+func SortWorkloads(ws []Workload) {
+	sort.SliceStable(ws, func(i, j int) bool {
+		a, b := ws[i], ws[j]
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		return a.Name < b.Name
+	})
+}
+
+func appendUnique(list []string, items ...string) []string {
+	for _, s := range items {
+		dup := false
+		for _, x := range list {
+			if x == s {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			list = append(list, s)
+		}
+	}
+	return list
+}
