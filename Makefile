@@ -48,7 +48,7 @@ verify: manifests generate fmt ## Fail when generated or formatted files are sta
 		git status --porcelain -- api config go.mod go.sum '*.go'; git --no-pager diff --stat; exit 1; fi
 
 .PHONY: test
-test: control-plane ## Every test: unit, envtest (real kube-apiserver + etcd) and end-to-end.
+test: control-plane build ## Every test: unit, envtest (real kube-apiserver + etcd) and end-to-end.
 	go vet ./...
 	go test ./... -count=1 -timeout 40m
 

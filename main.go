@@ -165,6 +165,11 @@ func run(ctx context.Context, o options) error {
 		}); err != nil {
 			return fmt.Errorf("setting up the reconcilers: %w", err)
 		}
+		if err := (&controllers.TracePolicyReconciler{
+			Client: mgr.GetClient(), Policies: policies, ValidatingWebhookConfiguration: validatingWebhookName,
+		}).SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("setting up the TracePolicy reconciler: %w", err)
+		}
 	}
 
 	if o.enableWebhooks {

@@ -163,15 +163,17 @@ func Evaluate(ctx context.Context, policies []*Compiled, in Input) Decision {
 			evaluateSecrets(p, in.Object, raise)
 			evaluateRBAC(p, in, ann, d.Verified, raise)
 		}
-		if breakGlass != "" && (p.Spec.BreakGlass == nil || !MatchesAny(p.Spec.BreakGlass.Allowed, in.Identity)) {
+		// Only an enforcing policy has anything to override; the others just record.
+		if breakGlass != "" && mode == v1alpha1.ModeEnforce && (p.Spec.BreakGlass == nil || !MatchesAny(p.Spec.BreakGlass.Allowed, in.Identity)) {
 			raise(p, mode, v1alpha1.FindingManualOverride, field.Forbidden(annotationsPath.Key(provenance.BreakGlassKey),
 				fmt.Sprintf("%s may not use break-glass under this policy (spec.breakGlass.allowed); remove the annotation or ask an allowed identity", in.Identity.Username)))
 		}
 	}
 
 	breakGlassAllowed := breakGlass != "" && len(policies) > 0
+	// Break-glass holds when every enforcing policy allows the identity to use it.
 	for _, p := range policies {
-		if p.Spec.BreakGlass == nil || !MatchesAny(p.Spec.BreakGlass.Allowed, in.Identity) {
+		if p.Spec.Mode == v1alpha1.ModeEnforce && (p.Spec.BreakGlass == nil || !MatchesAny(p.Spec.BreakGlass.Allowed, in.Identity)) {
 			breakGlassAllowed = false
 		}
 	}
