@@ -111,32 +111,6 @@ func Of(obj map[string]interface{}) map[string]string {
 	return out
 }
 
-// Apply writes the plan's annotations into obj (in place), removing admission keys
-// the plan does not set.
-func Apply(obj map[string]interface{}, p Plan) {
-	md, ok := obj["metadata"].(map[string]interface{})
-	if !ok {
-		md = map[string]interface{}{}
-		obj["metadata"] = md
-	}
-	ann, ok := md["annotations"].(map[string]interface{})
-	if !ok {
-		ann = map[string]interface{}{}
-	}
-	for _, k := range provenance.AdmissionKeys {
-		if v, set := p.Annotations[k]; set {
-			ann[k] = v
-		} else {
-			delete(ann, k)
-		}
-	}
-	if len(ann) == 0 {
-		delete(md, "annotations")
-		return
-	}
-	md["annotations"] = ann
-}
-
 // Forged returns the first admission key whose value in have (the object the
 // validating webhook sees) is not what plan says the mutating webhook wrote, or ""
 // when all agree. When the mutating webhook was bypassed (down, failing open) a

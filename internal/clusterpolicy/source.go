@@ -40,7 +40,8 @@ type compiledEntry struct {
 // All returns every TracePolicy, compiled.
 func (s *Source) All(ctx context.Context) ([]*policy.Compiled, error) {
 	var list v1alpha1.TracePolicyList
-	if err := s.Cache.List(ctx, &list); err != nil {
+	// Read-only use: no need for the cache to deep-copy every policy per request.
+	if err := s.Cache.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing TracePolicies: %w", err)
 	}
 	s.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,7 +14,6 @@ import (
 	"github.com/spf13/viper"
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
-	"github.com/zricethezav/gitleaks/v8/report"
 
 	"github.com/kubetrail/kubetrail/internal/workload"
 )
@@ -131,10 +131,7 @@ func Scan(obj map[string]interface{}) []Finding {
 	if len(targets) == 0 || Load() != nil {
 		return nil
 	}
-	var findings []Finding
-	for _, t := range targets {
-		findings = append(findings, scanTarget(detector, t)...)
-	}
+	findings := scanTargets(detector, targets)
 	// One finding per (location, rule): the value is scanned twice, and an env var
 	// may be listed twice under one name. The fingerprint only breaks ties so that
 	// which duplicate survives does not depend on map order.
@@ -146,19 +143,38 @@ func Scan(obj map[string]interface{}) []Finding {
 	})
 }
 
-// scanTarget runs the rules over one value, alone and with its name. A generic rule matching the same credential as a specific one is
-// already dropped by gitleaks, because the named text contains the value too.
-func scanTarget(d *detect.Detector, t target) []Finding {
-	texts := []string{t.value}
-	if t.context != "" {
-		texts = append(texts, t.context)
-	}
-	var matches []report.Finding
-	for _, text := range texts {
-		matches = append(matches, d.DetectString(text)...)
+// scanTargets runs the rules once over all values, each alone and with its name, one
+// per line block. One pass instead of one per value matters: the webhook scans every
+// pod template it admits, and gitleaks' fixed cost per call dominated (measured in
+// BenchmarkAdmission: about 190 µs for 12 env values with a call per value and name).
+// A finding is mapped back to its value by line; blank lines keep values apart so
+// that no rule matches across two of them.
+func scanTargets(d *detect.Detector, targets []target) []Finding {
+	type span struct{ first, last int }
+	spans := make([]span, len(targets))
+	var b strings.Builder
+	line := 0
+	for i, t := range targets {
+		spans[i].first = line
+		for _, text := range []string{t.value, t.context} {
+			if text == "" {
+				continue
+			}
+			b.WriteString(text)
+			b.WriteString("\n")
+			line += strings.Count(text, "\n") + 1
+		}
+		spans[i].last = line - 1
+		b.WriteString("\n")
+		line++
 	}
 	var out []Finding
-	for _, m := range matches {
+	for _, m := range d.DetectString(b.String()) {
+		i := sort.Search(len(spans), func(i int) bool { return spans[i].last >= m.StartLine })
+		if i == len(spans) || m.StartLine < spans[i].first {
+			continue // on a separator line: cannot happen for a real match
+		}
+		t := targets[i]
 		secret := m.Secret
 		if secret == "" {
 			secret = t.value

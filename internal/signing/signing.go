@@ -1,7 +1,9 @@
 package signing
 
 import (
+	"crypto/sha256"
 	"github.com/kubetrail/kubetrail/internal/provenance"
+	"sync"
 
 	"bytes"
 	"context"
@@ -171,7 +173,9 @@ func Verify(ctx context.Context, encoded string, want Statement, trusted []ed255
 	if err != nil {
 		return "", err
 	}
-	keyID, err := verifySignature(ctx, env, payload, trusted)
+	keyID, err := verified.lookup(encoded, trusted, func() (string, error) {
+		return verifySignature(ctx, env, payload, trusted)
+	})
 	if err != nil {
 		return "", err
 	}
@@ -381,3 +385,46 @@ func (s *signerVerifier) KeyID() (string, error) { return s.keyID, nil }
 
 // Public is the verifying key.
 func (s *signerVerifier) Public() crypto.PublicKey { return s.pub }
+
+// verifiedCache remembers envelopes whose signature verified against a set of trusted
+// keys. Admission checks every signature twice (the mutating webhook for
+// kubetrail.io/verified, the validating one for the policy), and the ed25519 check is
+// the expensive part of both. Only successes are kept, so hostile input cannot fill
+// it; the statement match and the expiry are checked on every call.
+type verifiedCache struct {
+	mu      sync.Mutex
+	entries map[[sha256.Size]byte]string
+}
+
+// maxVerifiedEntries bounds the cache; it starts over when full.
+const maxVerifiedEntries = 4096
+
+var verified = &verifiedCache{}
+
+func (c *verifiedCache) lookup(encoded string, trusted []ed25519.PublicKey, verify func() (string, error)) (string, error) {
+	h := sha256.New()
+	h.Write([]byte(encoded))
+	for _, k := range trusted {
+		h.Write([]byte{0})
+		h.Write(k)
+	}
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	c.mu.Lock()
+	keyID, ok := c.entries[key]
+	c.mu.Unlock()
+	if ok {
+		return keyID, nil
+	}
+	keyID, err := verify()
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	if c.entries == nil || len(c.entries) >= maxVerifiedEntries {
+		c.entries = make(map[[sha256.Size]byte]string)
+	}
+	c.entries[key] = keyID
+	c.mu.Unlock()
+	return keyID, nil
+}
