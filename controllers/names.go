@@ -17,15 +17,15 @@ const hashLen = 10
 // subdomain of at most 253 characters) whatever the target's name: when the plain form
 // is too long or not valid (RBAC objects may be named "system:controller:foo", with
 // colons and capitals), characters that cannot appear are replaced by "-", the name is
-// truncated, and "-" and a 10-hex-digit hash of kind and name are appended, so that
-// distinct targets keep distinct records. The CLI and the webhooks compute the name
-// the same way.
+// truncated to 242 characters (without a trailing "-" or "."), and "-" and the first 10
+// hex digits of sha256("<lowercase kind>/<name>") are appended, so that distinct targets
+// keep distinct records. The CLI and the webhooks compute the name the same way.
 func RecordName(kind, name string) string {
 	plain := strings.ToLower(kind) + "." + name
 	if len(plain) <= validation.DNS1123SubdomainMaxLength && len(validation.IsDNS1123Subdomain(plain)) == 0 {
 		return plain
 	}
-	sum := sha256.Sum256([]byte(kind + "/" + name))
+	sum := sha256.Sum256([]byte(strings.ToLower(kind) + "/" + name))
 	suffix := "-" + hex.EncodeToString(sum[:])[:hashLen]
 	base := sanitize(plain)
 	if max := validation.DNS1123SubdomainMaxLength - len(suffix); len(base) > max {

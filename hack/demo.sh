@@ -121,7 +121,7 @@ YAML
 $KUBECTL create serviceaccount builder -n shop >/dev/null
 stamp_and_apply pipeline "$DEMO/web.yaml" --key "$DEMO/ci.key" --commit "$C1" --repository $REPO \
   --pull-request 101 --pipeline-run https://ci.acme.dev/runs/5001 --approver alice,bob --actor pipeline --source code --path deploy/web.yaml
-sed 's/name: web$/name: web-hotfix/' "$DEMO/web.yaml" >"$DEMO/web-hotfix.yaml"
+sed 's/{name: web,/{name: web-hotfix,/' "$DEMO/web.yaml" >"$DEMO/web-hotfix.yaml"
 printf '\033[2m$ kubectl apply -f web-hotfix.yaml   (as a human, no provenance)\033[0m\n'
 expect_denied as human $KUBECTL apply -f "$DEMO/web-hotfix.yaml"
 

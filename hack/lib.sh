@@ -40,4 +40,16 @@ start() {
   echo $! >"$STATE/pids/$name"
 }
 
+# alive_and NAME COMMAND...: fails loudly (and stops waiting) when NAME has died, else runs
+# COMMAND. Keeps wait_for from waiting out its timeout on a process that crashed.
+alive_and() {
+  local name=$1; shift
+  if ! running "$name"; then
+    say "$name exited; last lines of $STATE/logs/$name.log:"
+    tail -n 15 "$STATE/logs/$name.log" >&2
+    exit 1
+  fi
+  "$@"
+}
+
 running() { [[ -f $STATE/pids/$1 ]] && kill -0 "$(cat "$STATE/pids/$1")" 2>/dev/null; }

@@ -80,7 +80,7 @@ start etcd "$BIN/etcd" --name default --data-dir "$STATE/etcd" \
   --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
   --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
   --initial-cluster "default=http://127.0.0.1:$ETCD_PEER_PORT" --unsafe-no-fsync
-wait_for "etcd" 30 curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+wait_for "etcd" 30 alive_and etcd curl -sf "http://127.0.0.1:$ETCD_PORT/health"
 
 say "starting kube-apiserver (ready in about 10-20 seconds)"
 start kube-apiserver "$BIN/kube-apiserver" \
@@ -93,8 +93,9 @@ start kube-apiserver "$BIN/kube-apiserver" \
   --service-account-key-file "$STATE/pki/sa/tls.key" \
   --service-account-signing-key-file "$STATE/pki/sa/tls.key" \
   --service-cluster-ip-range 10.96.0.0/24 \
+  --endpoint-reconciler-type none \
   --cert-dir "$STATE/pki/apiserver-generated"
-wait_for "kube-apiserver /readyz" 120 kc get --raw /readyz
+wait_for "kube-apiserver /readyz" 120 alive_and kube-apiserver kc get --raw /readyz
 
 say "starting kube-controller-manager"
 start kube-controller-manager "$BIN/kube-controller-manager" \

@@ -71,7 +71,7 @@ func (s *Stamper) Handle(ctx context.Context, req admission.Request) admission.R
 // object (admission.PatchResponseFromRaw): the diff parsed the whole object twice
 // again and was a sixth of the webhook's time per request.
 func annotationPatches(obj map[string]interface{}, want map[string]string) []jsonpatch.JsonPatchOperation {
-	md, _ := obj["metadata"].(map[string]interface{})
+	md, hasMD := obj["metadata"].(map[string]interface{})
 	ann, hasAnn := md["annotations"].(map[string]interface{})
 	if !hasAnn || ann == nil {
 		if len(want) == 0 {
@@ -80,6 +80,11 @@ func annotationPatches(obj map[string]interface{}, want map[string]string) []jso
 		value := make(map[string]interface{}, len(want))
 		for k, v := range want {
 			value[k] = v
+		}
+		if !hasMD || md == nil {
+			// No metadata object to add the annotations to (missing, null, not an
+			// object): a patch into it would not apply.
+			return []jsonpatch.JsonPatchOperation{{Operation: "add", Path: "/metadata", Value: map[string]interface{}{"annotations": value}}}
 		}
 		return []jsonpatch.JsonPatchOperation{{Operation: "add", Path: "/metadata/annotations", Value: value}}
 	}

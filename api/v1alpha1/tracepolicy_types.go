@@ -191,8 +191,9 @@ type TracePolicySpec struct {
 	// mode is Enforce (deny), Warn (admit with a warning) or Audit (admit, record a finding).
 	// +required
 	Mode PolicyMode `json:"mode"`
-	// namespaceSelector selects the namespaces of namespaced objects; empty selects all.
-	// Cluster-scoped objects are selected when resources select them.
+	// namespaceSelector selects the namespaces of namespaced objects; unset selects all.
+	// A policy with a namespaceSelector never selects cluster-scoped objects
+	// (ClusterRoles, ClusterRoleBindings): those are governed by policies without one.
 	// +optional
 	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
 	// resources selects kinds; empty selects every tracked kind.

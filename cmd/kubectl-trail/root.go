@@ -29,7 +29,7 @@ func registerVerb(newCmd func(*rootOptions) *cobra.Command) { verbs = append(ver
 func newRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	return newRootCmdWith(&rootOptions{
 		streams:     streams,
-		configFlags: newClientFlags(), // genericclioptions.NewConfigFlags(true): see kubeflags.go
+		configFlags: newClientFlags(), // genericclioptions.ConfigFlags: see kubeflags.go
 		getenv:      os.Getenv,
 	})
 }
@@ -41,7 +41,12 @@ func newRootCmdWith(o *rootOptions) *cobra.Command {
 		Long: `kubectl trail links every object in a cluster to the change that produced it.
 
 In the pipeline, stamp the rendered manifests with their provenance (and sign them)
-before applying them; kubetrail's admission webhook checks and records it.`,
+before applying them; kubetrail's admission webhook checks and records it.
+
+On the cluster, ask: why KIND/NAME (what changed, who approved it, what deployed,
+what depends on it), commit SHA (what a commit deployed), findings (open findings
+with the change that introduced each) and export (a sealed evidence bundle).
+They take kubectl's connection flags (--kubeconfig, --context, -n, ...).`,
 		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl trail"},
 		// main prints the error once, as one line; usage is for --help.
 		SilenceErrors: true,

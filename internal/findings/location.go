@@ -6,7 +6,8 @@ import (
 	"github.com/kubetrail/kubetrail/internal/digest"
 )
 
-// SecretPointer turns a secretscan location into the JSON pointer of the value, with
+// LocationPointer turns a location in dotted form (a secretscan location, a field.Path)
+// into the JSON pointer of the value, with
 // the paths of package drift (named list entries by name, others by index):
 //
 //	spec.template.spec.containers[app].env[DB_PASSWORD] -> /spec/template/spec/containers/app/env/DB_PASSWORD/value
@@ -16,7 +17,7 @@ import (
 //
 // A bracket holds a name or "#<index>". Location segments are split on "." outside
 // brackets only, so ConfigMap keys with dots survive.
-func SecretPointer(location string) string {
+func LocationPointer(location string) string {
 	var toks []string
 	var cur strings.Builder
 	depth := 0

@@ -66,7 +66,11 @@ func Owners(entries []metav1.ManagedFieldsEntry, paths []string) []Manager {
 		var hit []string
 		for i, w := range want {
 			for _, o := range owned {
-				if overlap(w, o) {
+				if o.Node && len(w) > len(o.Tokens) {
+					// Owning an entry's existence ("."), not its fields.
+					continue
+				}
+				if overlap(w, o.Tokens) {
 					hit = append(hit, paths[i])
 					break
 				}
@@ -81,21 +85,30 @@ func Owners(entries []metav1.ManagedFieldsEntry, paths []string) []Manager {
 	return out
 }
 
-// FieldPaths turns a managedFields fieldsV1 set into the JSON pointer tokens of the
-// fields it owns. "f:<name>" is a field, "k:{...}" a list entry by key (its name when
-// the key has one, else any entry, "*"), "v:<value>" a set member ("*") and "i:<n>" an
-// index. A "." member means the node itself is owned. Malformed input gives nil.
-func FieldPaths(raw []byte) [][]string {
+// FieldPath is one field a manager owns.
+type FieldPath struct {
+	// Tokens are the JSON pointer tokens of the field (escaped), "*" for any.
+	Tokens []string
+	// Node is true when only the node's existence is owned (a "." member), not the
+	// fields below it.
+	Node bool
+}
+
+// FieldPaths turns a managedFields fieldsV1 set into the fields it owns. "f:<name>" is
+// a field, "k:{...}" a list entry by key (its name when the key has one, else any
+// entry, "*"), "v:<value>" a set member ("*") and "i:<n>" an index. A "." member means
+// the node itself is owned. Malformed input gives nil.
+func FieldPaths(raw []byte) []FieldPath {
 	var root map[string]interface{}
 	if err := json.Unmarshal(raw, &root); err != nil {
 		return nil
 	}
-	var out [][]string
+	var out []FieldPath
 	var walk func(prefix []string, node map[string]interface{})
 	walk = func(prefix []string, node map[string]interface{}) {
 		for k, v := range node {
 			if k == "." {
-				out = append(out, slices.Clone(prefix))
+				out = append(out, FieldPath{Tokens: slices.Clone(prefix), Node: true})
 				continue
 			}
 			tok, ok := token(k)
@@ -105,7 +118,7 @@ func FieldPaths(raw []byte) [][]string {
 			path := append(slices.Clone(prefix), tok)
 			child, _ := v.(map[string]interface{})
 			if len(child) == 0 {
-				out = append(out, path)
+				out = append(out, FieldPath{Tokens: path})
 				continue
 			}
 			walk(path, child)

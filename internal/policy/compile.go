@@ -77,6 +77,11 @@ func (c *Compiled) Selects(group, kind string, namespaced bool, nsLabels map[str
 	if namespaced && !c.namespaces.Matches(labels.Set(nsLabels)) {
 		return false
 	}
+	// A policy scoped to some namespaces is about what runs there, not about
+	// cluster-wide objects; those are governed by policies without a selector.
+	if !namespaced && c.Spec.NamespaceSelector != nil {
+		return false
+	}
 	if len(c.Spec.Resources) == 0 {
 		return true
 	}

@@ -149,7 +149,9 @@ func Evaluate(ctx context.Context, policies []*Compiled, in Input) Decision {
 			}
 			signatureRequired := contains(asStrings(p.Spec.RequiredFields), string(v1alpha1.FieldSignature)) || (p.Spec.Signing != nil && p.Spec.Signing.Required)
 			switch {
-			case sigErr != nil:
+			// A signature is judged only by a policy that has keys to judge it with or
+			// asks for one; elsewhere an unverifiable signature is just not verified.
+			case sigErr != nil && (len(p.Keys) > 0 || signatureRequired):
 				raise(p, mode, v1alpha1.FindingInvalidProvenance, field.Invalid(annotationsPath.Key(provenance.SignatureKey), "<signature>", signatureHint(sigErr)))
 			case signatureRequired && !d.Verified:
 				raise(p, mode, v1alpha1.FindingInvalidProvenance, field.Required(annotationsPath.Key(provenance.SignatureKey),
@@ -174,6 +176,13 @@ func Evaluate(ctx context.Context, policies []*Compiled, in Input) Decision {
 	// Break-glass holds when every enforcing policy allows the identity to use it.
 	for _, p := range policies {
 		if p.Spec.Mode == v1alpha1.ModeEnforce && (p.Spec.BreakGlass == nil || !MatchesAny(p.Spec.BreakGlass.Allowed, in.Identity)) {
+			breakGlassAllowed = false
+		}
+	}
+	// A reason that fails its own format check ("fix", not UTF-8, over the length
+	// limit) is no reason: it overrides nothing, and its format violation stands.
+	for _, e := range formatErrs {
+		if e.Field == annotationsPath.Key(provenance.BreakGlassKey).String() {
 			breakGlassAllowed = false
 		}
 	}

@@ -57,8 +57,11 @@ func Matches(s v1alpha1.Subject, id Identity) bool {
 			}
 		}
 	case v1alpha1.SubjectServiceAccount:
-		ns, name, ok := strings.Cut(strings.TrimPrefix(id.Username, serviceAccountPrefix), ":")
-		if !ok || !strings.HasPrefix(id.Username, serviceAccountPrefix) || ns != s.Namespace {
+		rest, isSA := strings.CutPrefix(id.Username, serviceAccountPrefix)
+		ns, name, ok := strings.Cut(rest, ":")
+		// Like the apiserver's serviceaccount.SplitUsername: exactly "namespace:name",
+		// neither empty. Anything else is no service account, not even for "*".
+		if !isSA || !ok || ns == "" || name == "" || strings.Contains(name, ":") || ns != s.Namespace {
 			return false
 		}
 		return s.Name == "*" || s.Name == name

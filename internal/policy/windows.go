@@ -7,18 +7,24 @@ import (
 	"github.com/kubetrail/kubetrail/api/v1alpha1"
 )
 
-// ActiveFreeze returns the first change window (freeze) that contains now.
+// ActiveFreeze returns the first change window (freeze) that contains now. A window
+// that cannot be evaluated (Compile reports it as a problem) is skipped rather than
+// switching off the others; its error is returned only when no window is active.
 func ActiveFreeze(windows []v1alpha1.ChangeWindow, now time.Time) (*v1alpha1.ChangeWindow, error) {
+	var firstErr error
 	for i := range windows {
 		in, err := inWindow(windows[i], now)
 		if err != nil {
-			return nil, err
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
 		}
 		if in {
 			return &windows[i], nil
 		}
 	}
-	return nil, nil
+	return nil, firstErr
 }
 
 func inWindow(w v1alpha1.ChangeWindow, now time.Time) (bool, error) {

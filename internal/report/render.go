@@ -132,7 +132,10 @@ func RenderWhy(out io.Writer, a *Why, now time.Time) error {
 	// 3.
 	d := &a.WhatDeployed
 	w.printf("\nWHAT DEPLOYED\n")
-	dg := orDash(d.Digest)
+	dg := d.Digest
+	if dg == "" {
+		dg = "none recorded at admission"
+	}
 	switch d.Live {
 	case LiveMatches:
 		dg += "  (the live object matches)"
@@ -150,7 +153,11 @@ func RenderWhy(out io.Writer, a *Why, now time.Time) error {
 		w.kv("images", strings.Join(d.Images, ", "))
 	}
 	if len(d.LiveImages) > 0 {
-		w.kv("live images", strings.Join(d.LiveImages, ", ")+"  (differ from the admitted ones)")
+		note := "  (differ from the admitted ones)"
+		if len(d.Images) == 0 {
+			note = "  (none recorded at admission)"
+		}
+		w.kv("live images", strings.Join(d.LiveImages, ", ")+note)
 	}
 	if d.AdmittedAt != nil || d.AdmittedBy != "" {
 		w.kv("admitted", When(d.AdmittedAt, now)+" by "+orDash(d.AdmittedBy))
@@ -160,8 +167,15 @@ func RenderWhy(out io.Writer, a *Why, now time.Time) error {
 	w.printf("\nWHAT DEPENDS ON IT\n")
 	if dep := a.WhatDependsOnIt; dep == nil {
 		w.printf("  not applicable to a %s (only ServiceAccounts, RBAC objects, ConfigMaps and Secrets have dependents)\n", t.Kind)
+		if a.RunsAs != "" {
+			w.printf("  it runs as ServiceAccount %s/%s: kubectl trail why serviceaccount/%s -n %s\n", t.Namespace, a.RunsAs, a.RunsAs, t.Namespace)
+		}
 	} else {
 		for _, s := range dep.Subjects {
+			if s.RisksUnknown {
+				w.printf("  %s: permissions unknown (RBAC could not be read)\n", s.Subject)
+				continue
+			}
 			if len(s.Risks) == 0 {
 				w.printf("  %s: no risky permission\n", s.Subject)
 				continue

@@ -202,8 +202,8 @@ func TestWhy(t *testing.T) {
 					Status: v1alpha1.TraceRecordStatus{Findings: []v1alpha1.Finding{{
 						ID: "esc", Type: v1alpha1.FindingRBACEscalation, Severity: v1alpha1.SeverityCritical,
 						Message: "ServiceAccount shop/builder gained cluster-admin", Subject: "ServiceAccount shop/builder",
-						Permissions: []string{"* *.*"},
-						Dependents: []v1alpha1.ObjectReference{{Kind: "CronJob", Namespace: "shop", Name: "nightly"}, {Kind: "Deployment", Namespace: "shop", Name: "builder"}},
+						Permissions:  []string{"* *.*"},
+						Dependents:   []v1alpha1.ObjectReference{{Kind: "CronJob", Namespace: "shop", Name: "nightly"}, {Kind: "Deployment", Namespace: "shop", Name: "builder"}},
 						IntroducedBy: v1alpha1.ChangeOrigin{Traced: true, Provenance: v1alpha1.Provenance{Commit: shaB, PullRequest: "43"}},
 					}}},
 				}
@@ -242,7 +242,7 @@ func TestWhy(t *testing.T) {
 			in: WhyInput{Live: &Live{Found: false}},
 			want: map[string][]string{
 				"WHO APPROVED":  {"actor         agent copilot (an AI agent's change, approved by NO human)", "submitted by  -"},
-				"WHAT DEPLOYED": {"digest        -  (the object no longer exists)"},
+				"WHAT DEPLOYED": {"digest        none recorded at admission  (the object no longer exists)"},
 			},
 		},
 	}
@@ -441,7 +441,7 @@ func TestSubmitterTrust(t *testing.T) {
 		"no policy":      {"x", nil, ""},
 		"trusted sa":     {"system:serviceaccount:ci:deployer", []v1alpha1.TracePolicy{pol("prod", sa)}, "trusted submitter (TracePolicy prod)"},
 		"untrusted user": {"bob", []v1alpha1.TracePolicy{pol("prod", sa)}, "NOT a trusted submitter of TracePolicy prod"},
-		"groups only":    {"bob", []v1alpha1.TracePolicy{pol("prod", grp)}, "trust unknown: TracePolicy prod trusts groups only, and group membership is not recorded"},
+		"groups only":    {"bob", []v1alpha1.TracePolicy{pol("prod", grp)}, "trust unknown: TracePolicy prod trusts groups, and group membership is not recorded"},
 		"sa group":       {"system:serviceaccount:ci:x", []v1alpha1.TracePolicy{pol("prod", v1alpha1.Subject{Kind: v1alpha1.SubjectGroup, Name: "system:serviceaccounts:ci"})}, "trusted submitter (TracePolicy prod)"},
 	} {
 		if got := SubmitterTrust(tc.user, tc.pols); got != tc.want {

@@ -62,6 +62,8 @@ type SubjectInfo struct {
 	Subject string `json:"subject"`
 	// Risks are its risky permissions, e.g. "Critical cluster-admin (cluster): * *.*".
 	Risks []string `json:"risks,omitempty"`
+	// RisksUnknown is true when the permissions could not be read.
+	RisksUnknown bool `json:"risksUnknown,omitempty"`
 }
 
 // Workload is one workload depending on the target.
@@ -99,6 +101,8 @@ type Why struct {
 	WhatDeployed Deployed `json:"whatDeployed"`
 	// WhatDependsOnIt is answer 4; nil when it does not apply to the target's kind.
 	WhatDependsOnIt *DependsOn `json:"whatDependsOnIt,omitempty"`
+	// RunsAs is the ServiceAccount a workload target runs as (its own dependency).
+	RunsAs string `json:"runsAs,omitempty"`
 	// Drift is the Drifted condition with the drifted paths and their managers.
 	Drift Drift `json:"drift"`
 	// Findings are the open findings, most severe first.
@@ -277,6 +281,9 @@ func BuildWhy(in WhyInput) *Why {
 		d.Live = LiveDeleted
 	}
 	w.WhatDeployed = d
+	if in.Live != nil && in.Live.ServiceAccount != "" {
+		w.RunsAs = in.Live.ServiceAccount
+	}
 
 	// 4. What depends on it: add the dependents recorded in findings.
 	if w.WhatDependsOnIt != nil {
@@ -394,45 +401,51 @@ func sameRevision(h *v1alpha1.Revision, s *v1alpha1.TraceRecordSpec) bool {
 }
 
 // SubmitterTrust says whether the TracePolicies trust the username that submitted a
-// change: "trusted submitter (TracePolicy a, b)", "not a trusted submitter of
-// TracePolicy a", or "" when no policy names trusted submitters (or policies is nil).
-// Group subjects are matched for the groups a ServiceAccount username implies;
-// other group memberships cannot be known after the fact.
+// change: "trusted submitter (TracePolicy a, b)", "NOT a trusted submitter of
+// TracePolicy a", "trust unknown: ..." when a policy trusts groups the username is not
+// known to belong to, or "" when no policy names trusted submitters (or policies is
+// nil). Group subjects are matched for the groups a ServiceAccount username implies
+// and system:authenticated; other group memberships are not recorded at admission.
 func SubmitterTrust(username string, policies []v1alpha1.TracePolicy) string {
 	if username == "" {
 		return ""
 	}
-	var trusting, notTrusting []string
-	groupsOnly := true
+	var trusting, notTrusting, unknown []string
 	for i := range policies {
 		p := &policies[i]
 		if len(p.Spec.TrustedSubmitters) == 0 {
 			continue
 		}
-		ok := false
+		matched, groups := false, false
 		for _, s := range p.Spec.TrustedSubmitters {
-			if s.Kind != v1alpha1.SubjectGroup {
-				groupsOnly = false
-			}
 			if subjectMatches(s, username) {
-				ok = true
+				matched = true
+			} else if s.Kind == v1alpha1.SubjectGroup {
+				groups = true
 			}
 		}
-		if ok {
+		switch {
+		case matched:
 			trusting = append(trusting, p.Name)
-		} else {
+		case groups:
+			unknown = append(unknown, p.Name)
+		default:
 			notTrusting = append(notTrusting, p.Name)
 		}
 	}
 	sort.Strings(trusting)
 	sort.Strings(notTrusting)
+	sort.Strings(unknown)
+	unknownText := "trust unknown: TracePolicy " + strings.Join(unknown, ", ") + " trusts groups, and group membership is not recorded"
 	switch {
 	case len(trusting) > 0:
 		return "trusted submitter (TracePolicy " + strings.Join(trusting, ", ") + ")"
-	case len(notTrusting) > 0 && groupsOnly:
-		return "trust unknown: TracePolicy " + strings.Join(notTrusting, ", ") + " trusts groups only, and group membership is not recorded"
+	case len(notTrusting) > 0 && len(unknown) > 0:
+		return "NOT a trusted submitter of TracePolicy " + strings.Join(notTrusting, ", ") + "; " + unknownText
 	case len(notTrusting) > 0:
 		return "NOT a trusted submitter of TracePolicy " + strings.Join(notTrusting, ", ")
+	case len(unknown) > 0:
+		return unknownText
 	}
 	return ""
 }

@@ -1,0 +1,129 @@
+package controllers
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubetrail/kubetrail/api/v1alpha1"
+)
+
+func TestSetConditions(t *testing.T) {
+	at := metav1.NewTime(time.Date(2026, 5, 9, 10, 0, 0, 0, time.UTC))
+	facts := v1alpha1.AdmissionFacts{AdmittedBy: "ci-bot", AdmittedAt: &at, Digest: "sha256:00"}
+	cases := map[string]struct {
+		state                      traceState
+		driftStatus, driftReason   string
+		tracedStatus, tracedReason string
+		messageHas                 string
+	}{
+		"admitted with provenance, in sync": {
+			state:       traceState{admitted: true, hasProvenance: true, contentKnown: true, tracedBefore: true, facts: facts, commit: "abc"},
+			driftStatus: "False", driftReason: v1alpha1.ReasonInSync,
+			tracedStatus: "True", tracedReason: v1alpha1.ReasonAdmitted, messageHas: "ci-bot",
+		},
+		"admitted without provenance": {
+			state:       traceState{admitted: true, contentKnown: true, tracedBefore: true, facts: facts},
+			driftStatus: "False", driftReason: v1alpha1.ReasonInSync,
+			tracedStatus: "False", tracedReason: v1alpha1.ReasonNoProvenance,
+		},
+		"drifted": {
+			state:       traceState{admitted: true, hasProvenance: true, contentKnown: true, tracedBefore: true, drifted: []string{"/spec/replicas"}, facts: facts},
+			driftStatus: "True", driftReason: v1alpha1.ReasonFieldsChanged,
+			tracedStatus: "False", tracedReason: v1alpha1.ReasonUntracedChange, messageHas: "/spec/replicas",
+		},
+		"never admitted": {
+			state:       traceState{contentKnown: true},
+			driftStatus: "Unknown", driftReason: v1alpha1.ReasonNoProvenance,
+			tracedStatus: "False", tracedReason: v1alpha1.ReasonUntracedChange,
+		},
+		"admission record removed, content as traced": {
+			state:       traceState{contentKnown: true, tracedBefore: true},
+			driftStatus: "False", driftReason: v1alpha1.ReasonInSync,
+			tracedStatus: "False", tracedReason: v1alpha1.ReasonUntracedChange,
+		},
+		"metadata only": {
+			state:       traceState{admitted: true, hasProvenance: true, facts: facts},
+			driftStatus: "Unknown", driftReason: v1alpha1.ReasonNotYetObserved,
+			tracedStatus: "True", tracedReason: v1alpha1.ReasonAdmitted,
+		},
+		"deleted": {
+			state:       traceState{deleted: true},
+			driftStatus: "Unknown", driftReason: v1alpha1.ReasonTargetDeleted,
+			tracedStatus: "Unknown", tracedReason: v1alpha1.ReasonTargetDeleted,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var conds []metav1.Condition
+			setDriftedCondition(&conds, 3, tc.state)
+			setTracedCondition(&conds, 3, tc.state)
+			d := meta.FindStatusCondition(conds, v1alpha1.ConditionDrifted)
+			tr := meta.FindStatusCondition(conds, v1alpha1.ConditionTraced)
+			if d == nil || string(d.Status) != tc.driftStatus || d.Reason != tc.driftReason {
+				t.Fatalf("Drifted = %+v, want %s/%s", d, tc.driftStatus, tc.driftReason)
+			}
+			if tr == nil || string(tr.Status) != tc.tracedStatus || tr.Reason != tc.tracedReason {
+				t.Fatalf("Traced = %+v, want %s/%s", tr, tc.tracedStatus, tc.tracedReason)
+			}
+			if d.ObservedGeneration != 3 || tr.ObservedGeneration != 3 {
+				t.Fatalf("observedGeneration not set: %d, %d", d.ObservedGeneration, tr.ObservedGeneration)
+			}
+			if tc.messageHas != "" && !strings.Contains(d.Message+tr.Message, tc.messageHas) {
+				t.Fatalf("messages %q / %q do not mention %q", d.Message, tr.Message, tc.messageHas)
+			}
+			// Setting the same state again changes nothing, transition times included.
+			before := append([]metav1.Condition(nil), conds...)
+			setDriftedCondition(&conds, 3, tc.state)
+			setTracedCondition(&conds, 3, tc.state)
+			for i := range conds {
+				if conds[i] != before[i] {
+					t.Fatalf("condition %s changed on an identical update: %+v -> %+v", conds[i].Type, before[i], conds[i])
+				}
+			}
+		})
+	}
+
+	// A deleted target keeps its last Traced condition.
+	conds := []metav1.Condition{}
+	setTracedCondition(&conds, 1, traceState{admitted: true, hasProvenance: true, contentKnown: true, facts: facts})
+	setTracedCondition(&conds, 1, traceState{deleted: true})
+	if c := meta.FindStatusCondition(conds, v1alpha1.ConditionTraced); c.Reason != v1alpha1.ReasonAdmitted {
+		t.Fatalf("deletion rewrote Traced: %+v", c)
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	if got := truncate("short", 10); got != "short" {
+		t.Fatalf("truncate short = %q", got)
+	}
+	got := truncate(strings.Repeat("é", 20), 11)
+	if len(got) > 11 || !strings.HasSuffix(got, "...") || !strings.HasPrefix(got, "éééé") {
+		t.Fatalf("truncate cut a rune or overran: %q", got)
+	}
+}
+
+func TestCacheTransform(t *testing.T) {
+	u := newUnstructured("apps", "v1", "Deployment")
+	u.SetName("web")
+	u.SetAnnotations(map[string]string{lastAppliedAnnotation: `{"big":"copy"}`, "kubetrail.io/commit": "abc"})
+	u.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "kubectl"}})
+	out, err := CacheTransform()(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := out.(metav1.Object)
+	if len(o.GetManagedFields()) != 0 {
+		t.Fatal("managedFields kept")
+	}
+	if _, ok := o.GetAnnotations()[lastAppliedAnnotation]; ok || o.GetAnnotations()["kubetrail.io/commit"] != "abc" {
+		t.Fatalf("annotations = %v", o.GetAnnotations())
+	}
+	// Objects that are not objects (a tombstone of the informer) pass untouched.
+	if v, err := CacheTransform()("not an object"); err != nil || v != "not an object" {
+		t.Fatalf("non-object = %v, %v", v, err)
+	}
+}

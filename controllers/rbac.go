@@ -1,0 +1,527 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/kubetrail/kubetrail/api/v1alpha1"
+	"github.com/kubetrail/kubetrail/internal/findings"
+	"github.com/kubetrail/kubetrail/internal/rbacrisk"
+	"github.com/kubetrail/kubetrail/internal/workload"
+)
+
+const rbacGroup = "rbac.authorization.k8s.io"
+
+// dependentKinds are the workloads listed as running as a service account.
+var dependentKinds = []struct{ group, version, kind string }{
+	{"apps", "v1", "Deployment"},
+	{"apps", "v1", "StatefulSet"},
+	{"apps", "v1", "DaemonSet"},
+	{"batch", "v1", "Job"},
+	{"batch", "v1", "CronJob"},
+	{"", "v1", "Pod"},
+}
+
+// broadGroups are system groups whose members are not the control plane but every
+// service account or every user: a risky grant to them is the worst kind, never skipped.
+var broadGroups = map[string]bool{
+	rbacrisk.GroupAllServiceAccounts: true,
+	rbacrisk.GroupAuthenticated:      true,
+	"system:unauthenticated":         true,
+}
+
+// systemSubject reports whether s is part of the control plane, whose grants are the
+// cluster's own: system:* users and groups (except the groups of every service account
+// or user, and anonymous) and kube-system's service accounts.
+func systemSubject(s rbacrisk.Subject) bool {
+	switch s.Kind {
+	case rbacrisk.KindServiceAccount:
+		return s.Namespace == "kube-system"
+	case rbacrisk.KindGroup:
+		if broadGroups[s.Name] {
+			return false
+		}
+		if ns, ok := strings.CutPrefix(s.Name, rbacrisk.GroupAllServiceAccounts+":"); ok {
+			return ns == "kube-system"
+		}
+		return strings.HasPrefix(s.Name, "system:")
+	case rbacrisk.KindUser:
+		return strings.HasPrefix(s.Name, "system:") && s.Name != "system:anonymous"
+	}
+	return false
+}
+
+// severe keeps the Critical and High risks.
+func severe(rs []rbacrisk.Risk) []rbacrisk.Risk {
+	var out []rbacrisk.Risk
+	for _, r := range rs {
+		if r.Severity.Rank() >= rbacrisk.High.Rank() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// rbacSnapshot reads the RBAC objects from the cache: the same (unstructured)
+// informers the reconcilers watch, so the snapshot is never behind the event that
+// triggered the reconcile.
+func (r *TraceReconciler) rbacSnapshot(ctx context.Context) (rbacrisk.Snapshot, error) {
+	var s rbacrisk.Snapshot
+	read := func(kind string, each func(map[string]interface{}) error) error {
+		list := newUnstructuredList(rbacGroup, "v1", kind)
+		if err := r.Live.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+			return fmt.Errorf("listing %ss: %w", kind, err)
+		}
+		for i := range list.Items {
+			if err := each(list.Items[i].Object); err != nil {
+				return fmt.Errorf("reading %s %s: %w", kind, list.Items[i].GetName(), err)
+			}
+		}
+		return nil
+	}
+	conv := runtime.DefaultUnstructuredConverter
+	err := read("Role", func(m map[string]interface{}) error {
+		var x rbacv1.Role
+		err := conv.FromUnstructured(m, &x)
+		s.Roles = append(s.Roles, x)
+		return err
+	})
+	if err == nil {
+		err = read("ClusterRole", func(m map[string]interface{}) error {
+			var x rbacv1.ClusterRole
+			err := conv.FromUnstructured(m, &x)
+			s.ClusterRoles = append(s.ClusterRoles, x)
+			return err
+		})
+	}
+	if err == nil {
+		err = read("RoleBinding", func(m map[string]interface{}) error {
+			var x rbacv1.RoleBinding
+			err := conv.FromUnstructured(m, &x)
+			s.RoleBindings = append(s.RoleBindings, x)
+			return err
+		})
+	}
+	if err == nil {
+		err = read("ClusterRoleBinding", func(m map[string]interface{}) error {
+			var x rbacv1.ClusterRoleBinding
+			err := conv.FromUnstructured(m, &x)
+			s.ClusterRoleBindings = append(s.ClusterRoleBindings, x)
+			return err
+		})
+	}
+	return s, err
+}
+
+// reconcileRBAC records the risky permissions an RBAC object hands out. A binding's
+// record gets one RBACEscalation finding per subject it grants a Critical or High risk;
+// a ClusterRole that feeds aggregated ClusterRoles gets one per subject bound to them
+// that holds a risk through it. Control-plane subjects and objects named system:* are
+// left out. Workloads are not watched for this: the dependents of a finding are
+// refreshed on the binding's next reconcile (any change, or the cache's resync).
+func (r *TraceReconciler) reconcileRBAC(ctx context.Context, s *recordState) (ctrl.Result, error) {
+	kind := r.Kind.GVK.Kind
+	if r.Kind.GVK.Group != rbacGroup || strings.HasPrefix(s.live.obj.GetName(), "system:") {
+		return ctrl.Result{}, nil
+	}
+	if kind != "RoleBinding" && kind != "ClusterRoleBinding" && kind != "ClusterRole" {
+		// A Role grants through its RoleBindings, whose records carry the findings.
+		return ctrl.Result{}, nil
+	}
+	snap, err := r.rbacSnapshot(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	var grants []rbacrisk.Grant
+	switch kind {
+	case "ClusterRoleBinding":
+		var b rbacv1.ClusterRoleBinding
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(s.live.content, &b); err != nil {
+			return ctrl.Result{}, err
+		}
+		via := "ClusterRoleBinding/" + b.Name + " -> " + b.RoleRef.Kind + "/" + b.RoleRef.Name
+		grants = grantsOf(rbacrisk.Snapshot{Roles: snap.Roles, ClusterRoles: snap.ClusterRoles, ClusterRoleBindings: []rbacv1.ClusterRoleBinding{b}}, via)
+	case "RoleBinding":
+		var b rbacv1.RoleBinding
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(s.live.content, &b); err != nil {
+			return ctrl.Result{}, err
+		}
+		via := "RoleBinding/" + b.Namespace + "/" + b.Name + " -> " + b.RoleRef.Kind + "/" + b.RoleRef.Name
+		grants = grantsOf(rbacrisk.Snapshot{Roles: snap.Roles, ClusterRoles: snap.ClusterRoles, RoleBindings: []rbacv1.RoleBinding{b}}, via)
+	case "ClusterRole":
+		var cr rbacv1.ClusterRole
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(s.live.content, &cr); err != nil {
+			return ctrl.Result{}, err
+		}
+		grants = aggregationGrants(cr, snap)
+	}
+
+	origin := s.origin()
+	for _, g := range grants {
+		if systemSubject(g.Subject) {
+			continue
+		}
+		risks := severe(g.Risks)
+		if len(risks) == 0 {
+			continue
+		}
+		deps, err := r.dependents(ctx, g.Subject)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		s.current = append(s.current, escalationFinding(g.Subject, risks, g.Via, deps, origin))
+	}
+	return ctrl.Result{}, nil
+}
+
+// grantsOf evaluates a snapshot holding a single binding: what that binding grants.
+func grantsOf(snap rbacrisk.Snapshot, via string) []rbacrisk.Grant {
+	risks := rbacrisk.Evaluate(snap)
+	subjects := make([]rbacrisk.Subject, 0, len(risks))
+	for subj := range risks {
+		subjects = append(subjects, subj)
+	}
+	sort.Slice(subjects, func(i, j int) bool { return subjects[i].String() < subjects[j].String() })
+	out := make([]rbacrisk.Grant, 0, len(subjects))
+	for _, subj := range subjects {
+		out = append(out, rbacrisk.Grant{Subject: subj, Risks: risks[subj], Via: via})
+	}
+	return out
+}
+
+// aggregationGrants returns what the ClusterRole cr adds, through the aggregated
+// ClusterRoles that select it, to the subjects bound to them: the escalations from a
+// snapshot without cr (and without cr's rules in the aggregates' stored rules, where
+// the aggregation controller copies them) to the snapshot with it.
+func aggregationGrants(cr rbacv1.ClusterRole, snap rbacrisk.Snapshot) []rbacrisk.Grant {
+	aggs := aggregatesOf(cr.Name, cr.Labels, snap.ClusterRoles)
+	if len(aggs) == 0 {
+		return nil
+	}
+	after := rbacrisk.Snapshot{Roles: snap.Roles}
+	for _, b := range snap.ClusterRoleBindings {
+		if b.RoleRef.Kind == "ClusterRole" && aggs[b.RoleRef.Name] {
+			after.ClusterRoleBindings = append(after.ClusterRoleBindings, b)
+		}
+	}
+	for _, b := range snap.RoleBindings {
+		if b.RoleRef.Kind == "ClusterRole" && aggs[b.RoleRef.Name] {
+			after.RoleBindings = append(after.RoleBindings, b)
+		}
+	}
+	if len(after.ClusterRoleBindings)+len(after.RoleBindings) == 0 {
+		return nil
+	}
+	before := after
+	for _, x := range snap.ClusterRoles {
+		if x.Name == cr.Name {
+			continue
+		}
+		after.ClusterRoles = append(after.ClusterRoles, x)
+		if aggs[x.Name] {
+			x = *x.DeepCopy()
+			x.Rules = withoutRules(x.Rules, cr.Rules)
+		}
+		before.ClusterRoles = append(before.ClusterRoles, x)
+	}
+	// The live object, not the snapshot's copy, is what this reconcile is about.
+	after.ClusterRoles = append(after.ClusterRoles, cr)
+	return rbacrisk.Escalations(before, after)
+}
+
+// aggregatesOf returns the names of the aggregated ClusterRoles that pick up the
+// ClusterRole name (with labels), directly or through other aggregates.
+func aggregatesOf(name string, lbls map[string]string, crs []rbacv1.ClusterRole) map[string]bool {
+	members := map[string]map[string]string{name: lbls}
+	aggs := map[string]bool{}
+	for changed := true; changed; {
+		changed = false
+		for i := range crs {
+			a := &crs[i]
+			if a.AggregationRule == nil || aggs[a.Name] || a.Name == name {
+				continue
+			}
+			if selectsAny(a.AggregationRule, members) {
+				aggs[a.Name] = true
+				members[a.Name] = a.Labels
+				changed = true
+			}
+		}
+	}
+	return aggs
+}
+
+func selectsAny(rule *rbacv1.AggregationRule, members map[string]map[string]string) bool {
+	for i := range rule.ClusterRoleSelectors {
+		sel, err := metav1.LabelSelectorAsSelector(&rule.ClusterRoleSelectors[i])
+		if err != nil || sel.Empty() {
+			continue
+		}
+		for _, l := range members {
+			if sel.Matches(labels.Set(l)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// membersOf returns the ClusterRoles an aggregated ClusterRole picks up, directly or
+// through member aggregates.
+func membersOf(agg string, crs []rbacv1.ClusterRole) []string {
+	byName := map[string]*rbacv1.ClusterRole{}
+	for i := range crs {
+		byName[crs[i].Name] = &crs[i]
+	}
+	seen := map[string]bool{agg: true}
+	queue := []string{agg}
+	var out []string
+	for len(queue) > 0 {
+		a := byName[queue[0]]
+		queue = queue[1:]
+		if a == nil || a.AggregationRule == nil {
+			continue
+		}
+		for i := range crs {
+			m := &crs[i]
+			if seen[m.Name] || !selectsAny(a.AggregationRule, map[string]map[string]string{m.Name: m.Labels}) {
+				continue
+			}
+			seen[m.Name] = true
+			out = append(out, m.Name)
+			queue = append(queue, m.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func withoutRules(rules, remove []rbacv1.PolicyRule) []rbacv1.PolicyRule {
+	var out []rbacv1.PolicyRule
+	for _, r := range rules {
+		drop := false
+		for _, x := range remove {
+			if equality.Semantic.DeepEqual(r, x) {
+				drop = true
+				break
+			}
+		}
+		if !drop {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// escalationFinding is the RBACEscalation finding of one subject.
+func escalationFinding(subj rbacrisk.Subject, risks []rbacrisk.Risk, via string, deps []v1alpha1.ObjectReference, origin v1alpha1.ChangeOrigin) v1alpha1.Finding {
+	var perms, rules []string
+	var sevs []v1alpha1.Severity
+	for _, r := range risks {
+		perms = append(perms, fmt.Sprintf("%s (%s) at %s: %s", r.Rule, r.Severity, r.Scope, r.Grant))
+		rules = append(rules, r.Rule+"@"+r.Scope)
+		sevs = append(sevs, v1alpha1.Severity(r.Severity))
+	}
+	sort.Strings(rules)
+	var names []string
+	for _, r := range risks {
+		names = append(names, r.Rule)
+	}
+	msg := fmt.Sprintf("%s gains %s through %s", subj, strings.Join(uniqueSorted(names), ", "), via)
+	if len(deps) > 0 {
+		var ds []string
+		for _, d := range deps {
+			ds = append(ds, d.Kind+" "+d.Namespace+"/"+d.Name)
+		}
+		msg += fmt.Sprintf("; %d workload(s) run as it: %s", len(deps), strings.Join(ds, ", "))
+	}
+	return v1alpha1.Finding{
+		ID:           findings.ID("rbac", append([]string{subj.String()}, rules...)...),
+		Type:         v1alpha1.FindingRBACEscalation,
+		Severity:     findings.MaxSeverity(sevs...),
+		Message:      truncate(msg, 4096),
+		Subject:      subj.String(),
+		Permissions:  perms,
+		Dependents:   deps,
+		Rule:         strings.Join(uniqueSorted(names), ","),
+		IntroducedBy: origin,
+	}
+}
+
+// dependents lists the workloads running as a service account subject (for the group
+// of a namespace's service accounts, every workload of the namespace). Controller-owned
+// workloads (a Deployment's Pods) are represented by their owner.
+func (r *TraceReconciler) dependents(ctx context.Context, subj rbacrisk.Subject) ([]v1alpha1.ObjectReference, error) {
+	var ns, sa string
+	switch {
+	case subj.Kind == rbacrisk.KindServiceAccount:
+		ns, sa = subj.Namespace, subj.Name
+	case subj.Kind == rbacrisk.KindGroup && strings.HasPrefix(subj.Name, rbacrisk.GroupAllServiceAccounts+":"):
+		ns = strings.TrimPrefix(subj.Name, rbacrisk.GroupAllServiceAccounts+":")
+	default:
+		return nil, nil
+	}
+	var out []v1alpha1.ObjectReference
+	for _, k := range dependentKinds {
+		list := newUnstructuredList(k.group, k.version, k.kind)
+		if err := r.Live.List(ctx, list, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
+			return nil, fmt.Errorf("listing %ss in %s: %w", k.kind, ns, err)
+		}
+		for i := range list.Items {
+			o := &list.Items[i]
+			if skipped(o) {
+				continue
+			}
+			if sa != "" && workload.ServiceAccountName(o.Object) != sa {
+				continue
+			}
+			out = append(out, v1alpha1.ObjectReference{APIVersion: o.GetAPIVersion(), Kind: k.kind, Namespace: o.GetNamespace(), Name: o.GetName()})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].Name < out[j].Name
+	})
+	if len(out) > maxDependents {
+		out = out[:maxDependents]
+	}
+	return out, nil
+}
+
+// rbacWatches adds the watches that keep RBAC findings current: bindings are
+// re-reconciled when the roles they reference change (directly or through
+// aggregation), and ClusterRoles feeding an aggregate when bindings to the aggregate
+// or the aggregate itself change.
+func (r *TraceReconciler) rbacWatches(b *builder.Builder) *builder.Builder {
+	if r.Kind.GVK.Group != rbacGroup {
+		return b
+	}
+	clusterRole := newUnstructured(rbacGroup, "v1", "ClusterRole")
+	switch r.Kind.GVK.Kind {
+	case "ClusterRoleBinding":
+		b = b.Watches(clusterRole, handler.EnqueueRequestsFromMapFunc(r.bindingsOfClusterRole))
+	case "RoleBinding":
+		b = b.Watches(clusterRole, handler.EnqueueRequestsFromMapFunc(r.bindingsOfClusterRole)).
+			Watches(newUnstructured(rbacGroup, "v1", "Role"), handler.EnqueueRequestsFromMapFunc(r.bindingsOfRole))
+	case "ClusterRole":
+		b = b.Watches(newUnstructured(rbacGroup, "v1", "ClusterRoleBinding"), handler.EnqueueRequestsFromMapFunc(r.membersOfBoundAggregate)).
+			Watches(newUnstructured(rbacGroup, "v1", "RoleBinding"), handler.EnqueueRequestsFromMapFunc(r.membersOfBoundAggregate)).
+			Watches(clusterRole, handler.EnqueueRequestsFromMapFunc(r.membersOfAggregate))
+	}
+	return b
+}
+
+// clusterRoles lists the ClusterRoles from the cache.
+func (r *TraceReconciler) clusterRoles(ctx context.Context) ([]rbacv1.ClusterRole, error) {
+	list := newUnstructuredList(rbacGroup, "v1", "ClusterRole")
+	if err := r.Live.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	out := make([]rbacv1.ClusterRole, 0, len(list.Items))
+	for i := range list.Items {
+		var cr rbacv1.ClusterRole
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(list.Items[i].Object, &cr); err == nil {
+			out = append(out, cr)
+		}
+	}
+	return out, nil
+}
+
+// bindingsOfClusterRole maps a ClusterRole to the bindings of this kind referencing it
+// or an aggregate that picks it up.
+func (r *TraceReconciler) bindingsOfClusterRole(ctx context.Context, o client.Object) []reconcile.Request {
+	log := logf.FromContext(ctx)
+	crs, err := r.clusterRoles(ctx)
+	if err != nil {
+		log.Error(err, "Listing ClusterRoles to find the bindings of a changed ClusterRole")
+		return nil
+	}
+	names := aggregatesOf(o.GetName(), o.GetLabels(), crs)
+	names[o.GetName()] = true
+	return r.bindingsReferencing(ctx, "ClusterRole", "", names)
+}
+
+// bindingsOfRole maps a Role to the RoleBindings of its namespace referencing it.
+func (r *TraceReconciler) bindingsOfRole(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.bindingsReferencing(ctx, "Role", o.GetNamespace(), map[string]bool{o.GetName(): true})
+}
+
+func (r *TraceReconciler) bindingsReferencing(ctx context.Context, roleKind, namespace string, names map[string]bool) []reconcile.Request {
+	list := newUnstructuredList(rbacGroup, "v1", r.Kind.GVK.Kind)
+	var opts []client.ListOption
+	if namespace != "" {
+		opts = append(opts, client.InNamespace(namespace))
+	}
+	opts = append(opts, client.UnsafeDisableDeepCopy)
+	if err := r.Live.List(ctx, list, opts...); err != nil {
+		logf.FromContext(ctx).Error(err, "Listing bindings of a changed role", "kind", r.Kind.GVK.Kind)
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		kind, _, _ := unstructured.NestedString(list.Items[i].Object, "roleRef", "kind")
+		name, _, _ := unstructured.NestedString(list.Items[i].Object, "roleRef", "name")
+		if kind == roleKind && names[name] {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return out
+}
+
+// membersOfBoundAggregate maps a binding of an aggregated ClusterRole to the ClusterRoles
+// the aggregate picks up: who is bound to the aggregate is what their findings say.
+func (r *TraceReconciler) membersOfBoundAggregate(ctx context.Context, o client.Object) []reconcile.Request {
+	u, ok := o.(*unstructured.Unstructured)
+	if !ok {
+		return nil
+	}
+	kind, _, _ := unstructured.NestedString(u.Object, "roleRef", "kind")
+	name, _, _ := unstructured.NestedString(u.Object, "roleRef", "name")
+	if kind != "ClusterRole" {
+		return nil
+	}
+	return r.membersRequests(ctx, name)
+}
+
+// membersOfAggregate maps an aggregated ClusterRole to the ClusterRoles it picks up.
+func (r *TraceReconciler) membersOfAggregate(ctx context.Context, o client.Object) []reconcile.Request {
+	u, ok := o.(*unstructured.Unstructured)
+	if !ok {
+		return nil
+	}
+	if _, has, _ := unstructured.NestedFieldNoCopy(u.Object, "aggregationRule"); !has {
+		return nil
+	}
+	return r.membersRequests(ctx, o.GetName())
+}
+
+func (r *TraceReconciler) membersRequests(ctx context.Context, agg string) []reconcile.Request {
+	crs, err := r.clusterRoles(ctx)
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "Listing ClusterRoles to find the members of an aggregate")
+		return nil
+	}
+	var out []reconcile.Request
+	for _, m := range membersOf(agg, crs) {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: m}})
+	}
+	return out
+}

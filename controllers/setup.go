@@ -1,0 +1,280 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/kubetrail/kubetrail/api/v1alpha1"
+	"github.com/kubetrail/kubetrail/internal/clusterpolicy"
+	"github.com/kubetrail/kubetrail/internal/digest"
+	"github.com/kubetrail/kubetrail/internal/secretscan"
+	"github.com/kubetrail/kubetrail/internal/tracked"
+)
+
+const (
+	// DefaultTombstoneRetention is how long the record of a deleted target is kept.
+	DefaultTombstoneRetention = 30 * 24 * time.Hour
+	// DefaultRecordNamespace holds the records of cluster-scoped targets.
+	DefaultRecordNamespace = "kubetrail-system"
+
+	// lastAppliedAnnotation is kubectl's copy of the last applied manifest. It is a
+	// whole second copy of the object (of a Secret's values too) that kubetrail never
+	// needs, so the cache drops it.
+	lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+)
+
+// Options configure the reconcilers.
+type Options struct {
+	// HistoryLimit bounds status.history; DefaultHistoryLimit when 0.
+	HistoryLimit int
+	// TombstoneRetention is how long the record of a deleted target is kept;
+	// DefaultTombstoneRetention when 0.
+	TombstoneRetention time.Duration
+	// RecordNamespace holds the records of cluster-scoped targets; DefaultRecordNamespace
+	// when empty.
+	RecordNamespace string
+	// Policies finds the TracePolicies selecting a target (ignore paths, change windows).
+	// When nil, one is made on the manager's cache.
+	Policies *clusterpolicy.Source
+	// Kinds are the traced kinds; tracked.Default when empty.
+	Kinds []tracked.Kind
+}
+
+func (o Options) withDefaults(mgr ctrl.Manager) Options {
+	if o.HistoryLimit <= 0 {
+		o.HistoryLimit = DefaultHistoryLimit
+	}
+	if o.TombstoneRetention <= 0 {
+		o.TombstoneRetention = DefaultTombstoneRetention
+	}
+	if o.RecordNamespace == "" {
+		o.RecordNamespace = DefaultRecordNamespace
+	}
+	if o.Policies == nil {
+		o.Policies = &clusterpolicy.Source{Cache: mgr.GetCache(), Secrets: mgr.GetAPIReader()}
+	}
+	if len(o.Kinds) == 0 {
+		o.Kinds = tracked.Default
+	}
+	return o
+}
+
+// SetupWithManager registers one reconciler per tracked kind with mgr, with the
+// watches that keep RBAC findings current (a role's change re-reconciles the bindings
+// that reference it, directly or through aggregation). It loads gitleaks' rules first,
+// so that a broken rule set fails the start rather than silently finding nothing.
+func SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	opts = opts.withDefaults(mgr)
+	if err := secretscan.Load(); err != nil {
+		return err
+	}
+	for _, k := range opts.Kinds {
+		r := &TraceReconciler{
+			Client:       mgr.GetClient(),
+			Live:         mgr.GetCache(),
+			APIReader:    mgr.GetAPIReader(),
+			Kind:         k,
+			MetadataOnly: k.GVK.Group == "" && k.GVK.Kind == "Secret",
+			Options:      opts,
+			Recorder:     mgr.GetEventRecorder("kubetrail"),
+		}
+		if err := r.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("setting up the %s reconciler: %w", k.GVK.Kind, err)
+		}
+	}
+	return nil
+}
+
+// SetupWithManager registers r with mgr.
+func (r *TraceReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	var forObj client.Object
+	if r.MetadataOnly {
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(r.Kind.GVK)
+		forObj = m
+	} else {
+		forObj = newUnstructured(r.Kind.GVK.Group, r.Kind.GVK.Version, r.Kind.GVK.Kind)
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("trace-"+strings.ToLower(r.Kind.GVK.Kind)).
+		For(forObj, builder.WithPredicates(tracedObjects(r.MetadataOnly))).
+		// Records are listed at start: targets deleted while the manager was down become
+		// tombstones, and tombstones expire. A deleted record is made again.
+		Watches(&v1alpha1.TraceRecord{}, handler.EnqueueRequestsFromMapFunc(r.recordTarget),
+			builder.WithPredicates(recordsToRevisit())).
+		// A policy's ignore paths and change windows change what every target's record says.
+		Watches(&v1alpha1.TracePolicy{}, handler.EnqueueRequestsFromMapFunc(r.allTargets))
+	b = r.rbacWatches(b)
+	return b.Complete(r)
+}
+
+// tracedObjects lets through the events of objects kubetrail traces, and of those only
+// updates that can change a record: tracked content, annotations, labels or owners
+// (status updates are not), and resyncs (same resourceVersion), which refresh what
+// depends on other objects.
+func tracedObjects(metadataOnly bool) predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc:  func(e event.CreateEvent) bool { return !skipped(e.Object) },
+		DeleteFunc:  func(e event.DeleteEvent) bool { return !skippedNamespaces[e.Object.GetNamespace()] },
+		GenericFunc: func(e event.GenericEvent) bool { return !skipped(e.Object) },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			if skipped(e.ObjectNew) && skipped(e.ObjectOld) {
+				return false
+			}
+			o, n := e.ObjectOld, e.ObjectNew
+			if metadataOnly || o.GetResourceVersion() == n.GetResourceVersion() {
+				return true
+			}
+			if !mapsEqual(o.GetAnnotations(), n.GetAnnotations()) || !mapsEqual(o.GetLabels(), n.GetLabels()) ||
+				len(o.GetOwnerReferences()) != len(n.GetOwnerReferences()) || o.GetUID() != n.GetUID() {
+				return true
+			}
+			ou, ok1 := o.(*unstructured.Unstructured)
+			nu, ok2 := n.(*unstructured.Unstructured)
+			if !ok1 || !ok2 {
+				return true
+			}
+			od, err1 := digest.Of(ou.Object, nil)
+			nd, err2 := digest.Of(nu.Object, nil)
+			return err1 != nil || err2 != nil || od != nd
+		},
+	}
+}
+
+// recordsToRevisit lets through the TraceRecord events a reconciler must act on:
+// records that were already reconciled when they reached the cache (the informer's
+// initial list at start: their targets may have been deleted while the manager was
+// down, or their tombstones expired) and deleted records. A record this manager just
+// created reaches the cache with an empty status, and every record update is the
+// reconciler's own: reconciling their targets again would only race the cache.
+func recordsToRevisit() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool {
+			rec, ok := e.Object.(*v1alpha1.TraceRecord)
+			return ok && (len(rec.Status.Conditions) > 0 || len(rec.Status.History) > 0 || rec.Status.DeletedAt != nil)
+		},
+		UpdateFunc:  func(event.UpdateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		GenericFunc: func(event.GenericEvent) bool { return true },
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// recordTarget maps a TraceRecord of this kind to its target.
+func (r *TraceReconciler) recordTarget(_ context.Context, o client.Object) []reconcile.Request {
+	rec, ok := o.(*v1alpha1.TraceRecord)
+	if !ok || rec.Spec.Target.Kind != r.Kind.GVK.Kind || digest.Group(rec.Spec.Target.APIVersion) != r.Kind.GVK.Group {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: rec.Spec.Target.Namespace, Name: rec.Spec.Target.Name}}}
+}
+
+// allTargets maps a TracePolicy change to every traced object of this kind.
+func (r *TraceReconciler) allTargets(ctx context.Context, _ client.Object) []reconcile.Request {
+	var objs []client.Object
+	if r.MetadataOnly {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(r.Kind.GVK.GroupVersion().WithKind(r.Kind.GVK.Kind + "List"))
+		if err := r.Live.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+			logf.FromContext(ctx).Error(err, "Listing targets after a TracePolicy change", "kind", r.Kind.GVK.Kind)
+			return nil
+		}
+		for i := range list.Items {
+			objs = append(objs, &list.Items[i])
+		}
+	} else {
+		list := newUnstructuredList(r.Kind.GVK.Group, r.Kind.GVK.Version, r.Kind.GVK.Kind)
+		if err := r.Live.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+			logf.FromContext(ctx).Error(err, "Listing targets after a TracePolicy change", "kind", r.Kind.GVK.Kind)
+			return nil
+		}
+		for i := range list.Items {
+			objs = append(objs, &list.Items[i])
+		}
+	}
+	out := make([]reconcile.Request, 0, len(objs))
+	for _, o := range objs {
+		if !skipped(o) {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)})
+		}
+	}
+	return out
+}
+
+// CacheTransform returns the cache transform the manager installs (as
+// cache.Options.DefaultTransform): it drops metadata.managedFields and kubectl's
+// last-applied-configuration annotation from every cached object. Neither is needed
+// from the cache (the reconciler reads managedFields with an uncached GET when it
+// names the managers of a drift), and together they often double an object's size; the
+// last-applied copy of a Secret would also put its values in memory.
+func CacheTransform() toolscache.TransformFunc {
+	return func(in interface{}) (interface{}, error) {
+		obj, ok := in.(metav1.Object)
+		if !ok {
+			return in, nil
+		}
+		obj.SetManagedFields(nil)
+		if ann := obj.GetAnnotations(); ann != nil {
+			if _, ok := ann[lastAppliedAnnotation]; ok {
+				kept := make(map[string]string, len(ann)-1)
+				for k, v := range ann {
+					if k != lastAppliedAnnotation {
+						kept[k] = v
+					}
+				}
+				if len(kept) == 0 {
+					kept = nil
+				}
+				obj.SetAnnotations(kept)
+			}
+		}
+		return obj, nil
+	}
+}
+
+func newUnstructured(group, version, kind string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(groupVersion(group, version))
+	u.SetKind(kind)
+	return u
+}
+
+func newUnstructuredList(group, version, kind string) *unstructured.UnstructuredList {
+	l := &unstructured.UnstructuredList{}
+	l.SetAPIVersion(groupVersion(group, version))
+	l.SetKind(kind + "List")
+	return l
+}
+
+func groupVersion(group, version string) string {
+	if group == "" {
+		return version
+	}
+	return group + "/" + version
+}
