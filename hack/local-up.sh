@@ -124,7 +124,7 @@ patches:
     - {op: replace, path: /webhooks/0/clientConfig, value: $(url /validate-tracked)}
     - {op: replace, path: /webhooks/1/clientConfig, value: $(url /validate-tracerecord)}
 KUST
-kc apply --server-side --force-conflicts -k "$STATE/kustomize" >"$STATE/logs/install.log"
+kc apply -k "$STATE/kustomize" >"$STATE/logs/install.log"
 kc wait --for condition=established --timeout 60s crd/tracerecords.kubetrail.io crd/tracepolicies.kubetrail.io >/dev/null
 
 # The manager runs with its own service account's token and the RBAC of config/rbac,
