@@ -164,13 +164,13 @@ const (
 
 // Condition reasons.
 const (
-	ReasonInSync          = "InSync"
-	ReasonFieldsChanged   = "FieldsChanged"
-	ReasonAdmitted        = "Admitted"
-	ReasonNoProvenance    = "NoProvenance"
-	ReasonUntracedChange  = "UntracedChange"
-	ReasonTargetDeleted   = "TargetDeleted"
-	ReasonNotYetObserved  = "NotYetObserved"
+	ReasonInSync         = "InSync"
+	ReasonFieldsChanged  = "FieldsChanged"
+	ReasonAdmitted       = "Admitted"
+	ReasonNoProvenance   = "NoProvenance"
+	ReasonUntracedChange = "UntracedChange"
+	ReasonTargetDeleted  = "TargetDeleted"
+	ReasonNotYetObserved = "NotYetObserved"
 )
 
 // TraceRecordStatus is what the reconciler remembers and found about the target.

@@ -34,8 +34,8 @@ func testStatement() Statement {
 		Namespace: "shop",
 		Name:      "web",
 		Provenance: map[string]string{
-			"kubetrail.io/commit": "0f3c2a9d5e7b41c8a6f0e2d4b9c1a3e5f7d9b2c4",
-			"kubetrail.io/repository":   "https://github.com/acme/shop",
+			"kubetrail.io/commit":     "0f3c2a9d5e7b41c8a6f0e2d4b9c1a3e5f7d9b2c4",
+			"kubetrail.io/repository": "https://github.com/acme/shop",
 		},
 		Images:  []string{"nginx:1.27", "busybox:1.36"},
 		Expires: testNow.Add(time.Hour),
