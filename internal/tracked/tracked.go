@@ -4,6 +4,8 @@
 package tracked
 
 import (
+	"strings"
+
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -72,6 +74,28 @@ func ControllerOwned(obj map[string]interface{}) bool {
 				return true
 			}
 		}
+	}
+	return false
+}
+
+// ControlPlaneObject reports whether an object is one the control plane creates and
+// keeps on its own: the bootstrap RBAC roles and bindings, each namespace's
+// kube-root-ca.crt ConfigMap and default ServiceAccount, the default/kubernetes
+// Service. No code change produces them, so recording them would bury the objects
+// that matter under hundreds of untraced records (a fresh cluster has about 150).
+func ControlPlaneObject(kind, namespace, name string, labels map[string]string) bool {
+	if labels["kubernetes.io/bootstrapping"] == "rbac-defaults" {
+		return true
+	}
+	switch kind {
+	case "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
+		return strings.HasPrefix(name, "system:")
+	case "ConfigMap":
+		return name == "kube-root-ca.crt"
+	case "ServiceAccount":
+		return name == "default"
+	case "Service":
+		return namespace == "default" && name == "kubernetes"
 	}
 	return false
 }

@@ -22,3 +22,25 @@ func TestLookupAndOwnership(t *testing.T) {
 		t.Fatal("ControllerOwned misjudged ownership")
 	}
 }
+
+func TestControlPlaneObject(t *testing.T) {
+	cases := map[string]struct {
+		kind, ns, name string
+		labels         map[string]string
+		want           bool
+	}{
+		"bootstrap cluster-admin":           {"ClusterRole", "", "cluster-admin", map[string]string{"kubernetes.io/bootstrapping": "rbac-defaults"}, true},
+		"system binding":                    {"ClusterRoleBinding", "", "system:node", nil, true},
+		"root CA configmap":                 {"ConfigMap", "shop", "kube-root-ca.crt", nil, true},
+		"default service account":           {"ServiceAccount", "shop", "default", nil, true},
+		"the kubernetes service":            {"Service", "default", "kubernetes", nil, true},
+		"a user's binding to cluster-admin": {"ClusterRoleBinding", "", "builder-cluster-admin", nil, false},
+		"a user's service named kubernetes": {"Service", "shop", "kubernetes", nil, false},
+		"a user's configmap":                {"ConfigMap", "shop", "flags", nil, false},
+	}
+	for name, tc := range cases {
+		if got := ControlPlaneObject(tc.kind, tc.ns, tc.name, tc.labels); got != tc.want {
+			t.Errorf("%s: ControlPlaneObject = %v, want %v", name, got, tc.want)
+		}
+	}
+}
