@@ -17,6 +17,8 @@ import (
 	"github.com/kubetrail/kubetrail/api/v1alpha1"
 	"github.com/kubetrail/kubetrail/internal/admissionfacts"
 	"github.com/kubetrail/kubetrail/internal/policy"
+	"github.com/kubetrail/kubetrail/internal/provenance"
+	"github.com/kubetrail/kubetrail/internal/signing"
 	"github.com/kubetrail/kubetrail/internal/tracked"
 )
 
@@ -60,9 +62,11 @@ func (e *Enforcer) Handle(ctx context.Context, req admission.Request) admission.
 		return admission.Allowed("")
 	}
 
+	// The same ignore rules as the Stamper (every selecting policy's), so that the plan
+	// is the one it wrote and Forged below compares like with like.
 	plan, err := admissionfacts.Decide(admissionfacts.Request{
 		Object: r.Object, OldObject: r.Old, Username: r.Identity.Username, Now: r.Now,
-		Ignore: policy.IgnorePaths(applicable, r.Kind.GVK.Kind),
+		Ignore: policy.IgnorePaths(policies, r.Kind.GVK.Kind),
 	})
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
@@ -79,9 +83,19 @@ func (e *Enforcer) Handle(ctx context.Context, req admission.Request) admission.
 		in.RBACRisks = policy.GrantedRisks(r.Kind.GVK.Kind, r.Object, r.Old, e.Policies.RoleRules(ctx))
 	}
 	d := policy.Evaluate(ctx, applicable, in)
+	// The Stamper wrote kubetrail.io/verified against the keys of every selecting
+	// policy; when an exemption left fewer policies applicable, check against those too.
+	verified := d.Verified
+	if len(applicable) < len(policies) {
+		verified = false
+		if sig := annotation(r.Object, provenance.SignatureKey); sig != "" {
+			_, verr := signing.Verify(ctx, sig, signing.StatementOf(r.Object), policy.Keys(policies), r.Now)
+			verified = verr == nil
+		}
+	}
 	// The mutating webhook ran first and wrote the facts; if they are not what it would
 	// have written, it was bypassed and the client forged them.
-	if k := admissionfacts.Forged(admissionfacts.Of(r.Object), plan, d.Verified); k != "" {
+	if k := admissionfacts.Forged(admissionfacts.Of(r.Object), plan, verified); k != "" {
 		admissionDecisions.WithLabelValues(r.Kind.GVK.Kind, "denied").Inc()
 		return deny(r, field.ErrorList{field.Forbidden(field.NewPath("metadata", "annotations").Key(k),
 			"is written only by kubetrail's admission webhook; remove it from the manifest (was the mutating webhook bypassed?)")}, nil)

@@ -159,9 +159,19 @@ type handlers struct {
 	keys     []ed25519.PublicKey
 }
 
-// env builds the handlers once per process: a fake cache holding the policy, the
-// namespace, the Secret with the rotated key and the cluster-admin ClusterRole.
+// env builds the handlers once per process, under fuzzPolicy.
 var env = sync.OnceValue(func() handlers {
+	h := newHandlers(fuzzPolicy)
+	if len(h.keys) != 2 {
+		panic(fmt.Sprintf("the fuzz policy has %d keys, want 2", len(h.keys)))
+	}
+	return h
+})
+
+// newHandlers builds the handlers over a fake cache holding the policies (named p0,
+// p1, ...), the namespace shop, the Secret with the rotated key and the cluster-admin
+// ClusterRole.
+func newHandlers(specs ...v1alpha1.TracePolicySpec) handlers {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		panic(err)
@@ -169,9 +179,7 @@ var env = sync.OnceValue(func() handlers {
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		panic(err)
 	}
-	tp := &v1alpha1.TracePolicy{ObjectMeta: metav1.ObjectMeta{Name: "fuzz"}, Spec: fuzzPolicy}
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(
-		tp,
+	b := fake.NewClientBuilder().WithScheme(scheme).WithObjects(
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"kubernetes.io/metadata.name": "shop"}}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "kubetrail-system", Name: "signing-keys"},
 			Data: map[string][]byte{"next.pem": []byte(publicPEM(rotatedKey))}},
@@ -179,19 +187,30 @@ var env = sync.OnceValue(func() handlers {
 			{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"}},
 			{Verbs: []string{"*"}, NonResourceURLs: []string{"*"}},
 		}},
-	).Build()
+	)
+	for i, spec := range specs {
+		b = b.WithObjects(&v1alpha1.TracePolicy{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p%d", i)}, Spec: spec})
+	}
+	c := b.Build()
 	src := &clusterpolicy.Source{Cache: c, Secrets: c}
 	compiled, err := src.All(context.Background())
-	if err != nil || len(compiled) != 1 || len(compiled[0].Problems) > 0 || len(compiled[0].Keys) != 2 {
-		panic(fmt.Sprintf("the fuzz policy does not compile cleanly: %v %+v", err, compiled))
+	if err != nil || len(compiled) != len(specs) {
+		panic(fmt.Sprintf("the policies do not compile: %v", err))
+	}
+	var keys []ed25519.PublicKey
+	for _, p := range compiled {
+		if len(p.Problems) > 0 {
+			panic(fmt.Sprintf("policy %s has problems: %v", p.Name, p.Problems))
+		}
+		keys = append(keys, p.Keys...)
 	}
 	fixed := func() time.Time { return clock }
 	return handlers{
 		stamper:  &webhooks.Stamper{Policies: src, Now: fixed},
 		enforcer: &webhooks.Enforcer{Policies: src, Now: fixed},
-		keys:     compiled[0].Keys,
+		keys:     keys,
 	}
-})
+}
 
 // request builds the admission request the apiserver would send.
 func request(op, res, user byte, pad uint16, obj, old []byte) admission.Request {
@@ -856,6 +875,59 @@ func TestFuzzSeedCorpus(t *testing.T) {
 			}
 			if s.bypass != "" && (out.bypass.Allowed || !strings.Contains(out.bypass.Result.Message, s.bypass)) {
 				t.Errorf("Enforcer on the object as sent: want a denial saying %q, got allowed=%v %+v", s.bypass, out.bypass.Allowed, out.bypass.Result)
+			}
+		})
+	}
+}
+
+// TestEnforcerAgreesWithStamper: when one policy exempts the requester and another
+// does not, the validating webhook must still expect exactly the facts the mutating
+// webhook wrote (which follow every selecting policy's ignore rules and keys), or an
+// honest request is denied as a forgery, even when the policy left applying only
+// audits.
+func TestEnforcerAgreesWithStamper(t *testing.T) {
+	keda := authenticationv1.UserInfo{Username: "system:serviceaccount:keda:keda-operator", Groups: []string{"system:serviceaccounts"}}
+	exemptsKeda := v1alpha1.TracePolicySpec{
+		Mode:    v1alpha1.ModeEnforce,
+		Exempt:  []v1alpha1.Subject{{Kind: v1alpha1.SubjectServiceAccount, Namespace: "keda", Name: "*"}},
+		Ignore:  []v1alpha1.IgnoreRule{{Kinds: []string{"Deployment"}, Paths: []string{"/spec/replicas"}}},
+		Signing: &v1alpha1.Signing{PublicKeys: []v1alpha1.PublicKey{{Name: "ci", PEM: publicPEM(trustedKey)}}},
+	}
+	auditAll := v1alpha1.TracePolicySpec{Mode: v1alpha1.ModeAudit}
+	h := newHandlers(exemptsKeda, auditAll)
+	stored := stampedBy(identities[deployer].Username, signedBy(trustedKey, clock.Add(time.Hour), deploymentObj("web", "nginx:1.27", 2, prov(commitA)), nil))
+	setAnnotation(stored, provenance.VerifiedKey, "true")
+	tests := map[string]struct {
+		op       admissionv1.Operation
+		obj, old map[string]interface{}
+	}{
+		"scaling an ignored field": {
+			op:  admissionv1.Update,
+			obj: deploymentObj("web", "nginx:1.27", 5, annotationsOf(stored)), old: stored,
+		},
+		"creating an object signed by a key only the exempting policy lists": {
+			op:  admissionv1.Create,
+			obj: signedBy(trustedKey, clock.Add(time.Hour), deploymentObj("web", "nginx:1.27", 2, prov(commitA)), nil),
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			ctx := fuzzContext()
+			req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+				UID: "t", Resource: resources[deployments], Namespace: "shop", Name: "web", UserInfo: keda,
+				Operation: tc.op, Object: runtime.RawExtension{Raw: mustJSON(tc.obj)},
+			}}
+			if tc.old != nil {
+				req.OldObject = runtime.RawExtension{Raw: mustJSON(tc.old)}
+			}
+			stamp := h.stamper.Handle(ctx, req)
+			if !stamp.Allowed {
+				t.Fatalf("Stamper refused: %+v", stamp.Result)
+			}
+			raw, _ := applyPatches(t, req, stamp)
+			req.Object = runtime.RawExtension{Raw: raw}
+			if resp := h.enforcer.Handle(ctx, req); !resp.Allowed {
+				t.Fatalf("Enforcer denied the Stamper's output: %s", resp.Result.Message)
 			}
 		})
 	}

@@ -198,11 +198,14 @@ func TestSelects(t *testing.T) {
 		"namespaces without an opt-out label": {
 			spec: sel(notExempt), yes: []obj{deploy(shop), deploy(nil)}, no: []obj{deploy(lab)},
 		},
-		"cluster-scoped objects are selected by resources, whatever the namespaceSelector": {
-			spec: sel(team, rbac), yes: []obj{crb, roleBinding}, no: []obj{obj{"rbac.authorization.k8s.io", "RoleBinding", lab, true}},
+		"cluster-scoped objects are selected by resources when there is no namespaceSelector": {
+			spec: sel(nil, rbac), yes: []obj{crb, roleBinding}, no: []obj{deploy(shop)},
+		},
+		"a policy with a namespaceSelector leaves cluster-scoped objects alone": {
+			spec: sel(team, rbac), yes: []obj{roleBinding}, no: []obj{crb, obj{"rbac.authorization.k8s.io", "RoleBinding", lab, true}},
 		},
 		"an invalid namespaceSelector selects no namespace, never every one": {
-			spec: sel(invalid), no: []obj{deploy(shop), deploy(lab), deploy(nil), deploy(map[string]string{})},
+			spec: sel(invalid), no: []obj{deploy(shop), deploy(lab), deploy(nil), deploy(map[string]string{}), crb},
 		},
 		"an invalid label value selects no namespace either": {
 			spec: sel(badValue), no: []obj{deploy(shop), deploy(map[string]string{"team": "shop & everything"})},

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -135,6 +136,11 @@ func Validate(ann map[string]string, fldPath *field.Path) field.ErrorList {
 		case k != BreakGlassKey && strings.ContainsAny(v, "\r\n\x00"):
 			errs = append(errs, field.Invalid(p, v, "must be one line: remove newlines and control characters"))
 			continue
+		case strings.IndexFunc(v, isControl) >= 0:
+			// A reason may span lines, but terminal escapes and NULs would reach records
+			// and every terminal that prints them.
+			errs = append(errs, field.Invalid(p, strings.Map(visible, v), "must not contain control characters"))
+			continue
 		case strings.TrimSpace(v) == "":
 			errs = append(errs, field.Invalid(p, v, "must not be empty: remove the annotation or give it a value"))
 			continue
@@ -187,4 +193,17 @@ func validateURL(v string) error {
 		return fmt.Errorf("no scheme or host")
 	}
 	return nil
+}
+
+// isControl reports control characters other than line breaks and tabs.
+func isControl(r rune) bool {
+	return unicode.IsControl(r) && r != '\n' && r != '\t'
+}
+
+// visible replaces control characters for echoing a rejected value back.
+func visible(r rune) rune {
+	if isControl(r) {
+		return '?'
+	}
+	return r
 }

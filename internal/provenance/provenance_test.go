@@ -30,6 +30,7 @@ func TestValidate(t *testing.T) {
 		"newline injection":                    {ann: map[string]string{ApproverKey: "alice\nkubetrail.io/verified: true"}, wantErrs: []string{"one line"}},
 		"invalid utf-8":                        {ann: map[string]string{PathKey: "a\xffb"}, wantErrs: []string{"UTF-8"}},
 		"oversized":                            {ann: map[string]string{PathKey: strings.Repeat("x", MaxValueLength+1)}, wantErrs: []string{"may not be more than"}},
+		"escape codes in break-glass":          {ann: map[string]string{BreakGlassKey: "INC-1 \x1b[2Jcleared the screen"}, wantErrs: []string{"control characters"}},
 		"terse break-glass":                    {ann: map[string]string{BreakGlassKey: "fix"}, wantErrs: []string{"reason"}},
 		"repository must be a URL":             {ann: map[string]string{RepositoryKey: "shop"}, wantErrs: []string{"repository URL"}},
 	}
