@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -78,54 +79,85 @@ func severe(rs []rbacrisk.Risk) []rbacrisk.Risk {
 	return out
 }
 
+// rbacObjects keeps the typed form of the cached RBAC objects by UID and
+// resourceVersion, shared by the reconcilers: a snapshot of the cluster's RBAC is taken
+// on every RBAC reconcile, and converting every object each time would make a
+// reconcile cost grow with the cluster's whole RBAC.
+type rbacObjects struct {
+	mu      sync.Mutex
+	entries map[string]map[types.UID]rbacEntry
+}
+
+type rbacEntry struct {
+	resourceVersion string
+	obj             any
+}
+
+// typed converts items (from the cache) of kind to T, reusing the conversions of
+// unchanged objects. The results share memory with the cached conversions: callers
+// must not modify them. A nil c converts without caching.
+func typed[T any](c *rbacObjects, kind string, items []unstructured.Unstructured) ([]T, error) {
+	out := make([]T, 0, len(items))
+	if c == nil {
+		for i := range items {
+			var x T
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(items[i].Object, &x); err != nil {
+				return nil, fmt.Errorf("reading %s %s: %w", kind, items[i].GetName(), err)
+			}
+			out = append(out, x)
+		}
+		return out, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[string]map[types.UID]rbacEntry{}
+	}
+	old := c.entries[kind]
+	fresh := make(map[types.UID]rbacEntry, len(items))
+	for i := range items {
+		u := &items[i]
+		if e, ok := old[u.GetUID()]; ok && e.resourceVersion == u.GetResourceVersion() {
+			fresh[u.GetUID()] = e
+			out = append(out, e.obj.(T))
+			continue
+		}
+		var x T
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &x); err != nil {
+			return nil, fmt.Errorf("reading %s %s: %w", kind, u.GetName(), err)
+		}
+		fresh[u.GetUID()] = rbacEntry{resourceVersion: u.GetResourceVersion(), obj: x}
+		out = append(out, x)
+	}
+	c.entries[kind] = fresh
+	return out, nil
+}
+
+// listRBAC lists the RBAC objects of kind from the cache, typed.
+func listRBAC[T any](ctx context.Context, r *TraceReconciler, kind string) ([]T, error) {
+	list := newUnstructuredList(rbacGroup, "v1", kind)
+	if err := r.Live.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing %ss: %w", kind, err)
+	}
+	return typed[T](r.rbac, kind, list.Items)
+}
+
 // rbacSnapshot reads the RBAC objects from the cache: the same (unstructured)
 // informers the reconcilers watch, so the snapshot is never behind the event that
 // triggered the reconcile.
 func (r *TraceReconciler) rbacSnapshot(ctx context.Context) (rbacrisk.Snapshot, error) {
 	var s rbacrisk.Snapshot
-	read := func(kind string, each func(map[string]interface{}) error) error {
-		list := newUnstructuredList(rbacGroup, "v1", kind)
-		if err := r.Live.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
-			return fmt.Errorf("listing %ss: %w", kind, err)
-		}
-		for i := range list.Items {
-			if err := each(list.Items[i].Object); err != nil {
-				return fmt.Errorf("reading %s %s: %w", kind, list.Items[i].GetName(), err)
-			}
-		}
-		return nil
+	var err error
+	if s.Roles, err = listRBAC[rbacv1.Role](ctx, r, "Role"); err != nil {
+		return s, err
 	}
-	conv := runtime.DefaultUnstructuredConverter
-	err := read("Role", func(m map[string]interface{}) error {
-		var x rbacv1.Role
-		err := conv.FromUnstructured(m, &x)
-		s.Roles = append(s.Roles, x)
-		return err
-	})
-	if err == nil {
-		err = read("ClusterRole", func(m map[string]interface{}) error {
-			var x rbacv1.ClusterRole
-			err := conv.FromUnstructured(m, &x)
-			s.ClusterRoles = append(s.ClusterRoles, x)
-			return err
-		})
+	if s.ClusterRoles, err = listRBAC[rbacv1.ClusterRole](ctx, r, "ClusterRole"); err != nil {
+		return s, err
 	}
-	if err == nil {
-		err = read("RoleBinding", func(m map[string]interface{}) error {
-			var x rbacv1.RoleBinding
-			err := conv.FromUnstructured(m, &x)
-			s.RoleBindings = append(s.RoleBindings, x)
-			return err
-		})
+	if s.RoleBindings, err = listRBAC[rbacv1.RoleBinding](ctx, r, "RoleBinding"); err != nil {
+		return s, err
 	}
-	if err == nil {
-		err = read("ClusterRoleBinding", func(m map[string]interface{}) error {
-			var x rbacv1.ClusterRoleBinding
-			err := conv.FromUnstructured(m, &x)
-			s.ClusterRoleBindings = append(s.ClusterRoleBindings, x)
-			return err
-		})
-	}
+	s.ClusterRoleBindings, err = listRBAC[rbacv1.ClusterRoleBinding](ctx, r, "ClusterRoleBinding")
 	return s, err
 }
 
@@ -385,7 +417,7 @@ func (r *TraceReconciler) dependents(ctx context.Context, subj rbacrisk.Subject)
 		}
 		for i := range list.Items {
 			o := &list.Items[i]
-			if skipped(o) {
+			if skipped(k.kind, o) {
 				continue
 			}
 			if sa != "" && workload.ServiceAccountName(o.Object) != sa {
@@ -431,18 +463,7 @@ func (r *TraceReconciler) rbacWatches(b *builder.Builder) *builder.Builder {
 
 // clusterRoles lists the ClusterRoles from the cache.
 func (r *TraceReconciler) clusterRoles(ctx context.Context) ([]rbacv1.ClusterRole, error) {
-	list := newUnstructuredList(rbacGroup, "v1", "ClusterRole")
-	if err := r.Live.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, err
-	}
-	out := make([]rbacv1.ClusterRole, 0, len(list.Items))
-	for i := range list.Items {
-		var cr rbacv1.ClusterRole
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(list.Items[i].Object, &cr); err == nil {
-			out = append(out, cr)
-		}
-	}
-	return out, nil
+	return listRBAC[rbacv1.ClusterRole](ctx, r, "ClusterRole")
 }
 
 // bindingsOfClusterRole maps a ClusterRole to the bindings of this kind referencing it

@@ -83,8 +83,10 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := secretscan.Load(); err != nil {
 		return err
 	}
+	rbac := &rbacObjects{}
 	for _, k := range opts.Kinds {
 		r := &TraceReconciler{
+			rbac:         rbac,
 			Client:       mgr.GetClient(),
 			Live:         mgr.GetCache(),
 			APIReader:    mgr.GetAPIReader(),
@@ -112,7 +114,7 @@ func (r *TraceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("trace-"+strings.ToLower(r.Kind.GVK.Kind)).
-		For(forObj, builder.WithPredicates(tracedObjects(r.MetadataOnly))).
+		For(forObj, builder.WithPredicates(tracedObjects(r.Kind.GVK.Kind, r.MetadataOnly))).
 		// Records are listed at start: targets deleted while the manager was down become
 		// tombstones, and tombstones expire. A deleted record is made again.
 		Watches(&v1alpha1.TraceRecord{}, handler.EnqueueRequestsFromMapFunc(r.recordTarget),
@@ -127,13 +129,13 @@ func (r *TraceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // updates that can change a record: tracked content, annotations, labels or owners
 // (status updates are not), and resyncs (same resourceVersion), which refresh what
 // depends on other objects.
-func tracedObjects(metadataOnly bool) predicate.Predicate {
+func tracedObjects(kind string, metadataOnly bool) predicate.Predicate {
 	return predicate.Funcs{
-		CreateFunc:  func(e event.CreateEvent) bool { return !skipped(e.Object) },
+		CreateFunc:  func(e event.CreateEvent) bool { return !skipped(kind, e.Object) },
 		DeleteFunc:  func(e event.DeleteEvent) bool { return !skippedNamespaces[e.Object.GetNamespace()] },
-		GenericFunc: func(e event.GenericEvent) bool { return !skipped(e.Object) },
+		GenericFunc: func(e event.GenericEvent) bool { return !skipped(kind, e.Object) },
 		UpdateFunc: func(e event.UpdateEvent) bool {
-			if skipped(e.ObjectNew) && skipped(e.ObjectOld) {
+			if skipped(kind, e.ObjectNew) && skipped(kind, e.ObjectOld) {
 				return false
 			}
 			o, n := e.ObjectOld, e.ObjectNew
@@ -220,7 +222,7 @@ func (r *TraceReconciler) allTargets(ctx context.Context, _ client.Object) []rec
 	}
 	out := make([]reconcile.Request, 0, len(objs))
 	for _, o := range objs {
-		if !skipped(o) {
+		if !skipped(r.Kind.GVK.Kind, o) {
 			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)})
 		}
 	}

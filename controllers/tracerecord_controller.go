@@ -48,9 +48,6 @@ const (
 
 	// conflictRequeue is how soon a reconcile that lost an optimistic-lock race runs again.
 	conflictRequeue = time.Second
-
-	// bootstrapLabel marks the default RBAC objects the apiserver creates at startup.
-	bootstrapLabel = "kubernetes.io/bootstrapping"
 )
 
 // skippedNamespaces hold the control plane's own objects: never traced.
@@ -76,6 +73,9 @@ type TraceReconciler struct {
 	Recorder recorder.EventRecorder
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	// rbac caches typed RBAC objects for the RBAC reconcilers (shared; may be nil).
+	rbac *rbacObjects
 }
 
 // liveObject is the target as read from the cache.
@@ -160,7 +160,7 @@ func (r *TraceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 		}
 		return r.reconcileDeleted(ctx, rec)
 	}
-	if skipped(live.obj) {
+	if skipped(r.Kind.GVK.Kind, live.obj) {
 		return ctrl.Result{}, nil
 	}
 	if rec == nil {
@@ -236,10 +236,11 @@ func (r *TraceReconciler) getLive(ctx context.Context, key types.NamespacedName)
 	return &liveObject{obj: u, content: u.Object}, nil
 }
 
-// skipped reports whether obj is left alone: the control plane's namespaces, and
-// objects a controller owns (they inherit their owner's provenance).
-func skipped(obj client.Object) bool {
-	if skippedNamespaces[obj.GetNamespace()] {
+// skipped reports whether obj, of kind, is left alone: the control plane's namespaces
+// and objects (bootstrap RBAC, kube-root-ca.crt, default service accounts), and objects
+// a controller owns (they inherit their owner's provenance).
+func skipped(kind string, obj client.Object) bool {
+	if skippedNamespaces[obj.GetNamespace()] || tracked.ControlPlaneObject(kind, obj.GetNamespace(), obj.GetName(), obj.GetLabels()) {
 		return true
 	}
 	for _, ref := range obj.GetOwnerReferences() {
@@ -391,6 +392,7 @@ func (r *TraceReconciler) desiredSpec(live *liveObject) v1alpha1.TraceRecordSpec
 // reconcilePolicies finds the TracePolicies selecting the target and what they ignore.
 func (r *TraceReconciler) reconcilePolicies(ctx context.Context, s *recordState) (ctrl.Result, error) {
 	if r.Options.Policies == nil {
+		s.ignore = controlPlaneFields(r.Kind.GVK.Kind, s.live.content)
 		return ctrl.Result{}, nil
 	}
 	ps, err := r.Options.Policies.Selecting(ctx, r.Kind.GVK.Group, r.Kind.GVK.Kind, s.live.obj.GetNamespace())
@@ -398,8 +400,24 @@ func (r *TraceReconciler) reconcilePolicies(ctx context.Context, s *recordState)
 		return ctrl.Result{}, err
 	}
 	s.policies = ps
-	s.ignore = policy.IgnorePaths(ps, r.Kind.GVK.Kind)
+	s.ignore = append(policy.IgnorePaths(ps, r.Kind.GVK.Kind), controlPlaneFields(r.Kind.GVK.Kind, s.live.content)...)
 	return ctrl.Result{}, nil
+}
+
+// controlPlaneFields are the fields of tracked content the control plane itself writes
+// after admission, through paths no webhook sees: a Pod's node (the binding
+// subresource) and an aggregated ClusterRole's rules (the aggregation controller).
+// Their changes are not drift.
+func controlPlaneFields(kind string, obj map[string]interface{}) []string {
+	switch kind {
+	case "Pod":
+		return []string{"/spec/nodeName"}
+	case "ClusterRole":
+		if _, ok := obj["aggregationRule"]; ok {
+			return []string{"/rules"}
+		}
+	}
+	return nil
 }
 
 // reconcileHistory records the current admitted revision once, with the paths it
@@ -497,11 +515,6 @@ func (r *TraceReconciler) reconcileDrift(ctx context.Context, s *recordState) (c
 
 	if len(s.drifted) == 0 {
 		// No admission record at all.
-		if isRBACKind(r.Kind.GVK.Kind) && s.live.obj.GetLabels()[bootstrapLabel] == "rbac-defaults" {
-			// The apiserver's own default RBAC, created before any webhook could see it.
-			// Its record still says it is untraced (condition and history).
-			return ctrl.Result{}, nil
-		}
 		s.current = append(s.current, v1alpha1.Finding{
 			ID:       "untraced-change",
 			Type:     v1alpha1.FindingUntracedChange,

@@ -589,6 +589,32 @@ var _ = Describe("TraceRecords", Ordered, func() {
 		}).Should(Succeed())
 	})
 
+	It("does not take a field the control plane writes after admission for drift", func(ctx SpecContext) {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "debug", Annotations: stamped(sha("ab"))},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "shell", Image: "busybox:1.37"}}},
+		}
+		Expect(k8sClient.Create(ctx, pod)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(record(g, ctx, "web", "Pod", "debug").Status.History).To(HaveLen(1))
+		}).Should(Succeed())
+
+		By("binding it to a node, as the scheduler does through the binding subresource")
+		Expect(k8sClient.SubResource("binding").Create(ctx, pod, &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "debug"},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: "node-1"},
+		})).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pod), pod)).To(Succeed())
+			g.Expect(pod.Spec.NodeName).To(Equal("node-1"))
+			rec := record(g, ctx, "web", "Pod", "debug")
+			g.Expect(rec.Status.LiveDigest).NotTo(Equal(rec.Spec.Admission.Digest), "the live object moved on")
+			g.Expect(condition(rec, v1alpha1.ConditionDrifted).Reason).To(Equal(v1alpha1.ReasonInSync))
+			g.Expect(rec.Status.Findings).To(BeEmpty())
+			g.Expect(rec.Status.History).To(HaveLen(1))
+		}).Should(Succeed())
+	})
+
 	It("records a Secret by metadata only", func(ctx SpecContext) {
 		value := "s3cr3t-" + fmt.Sprint(time.Now().UnixNano())
 		sec := &corev1.Secret{

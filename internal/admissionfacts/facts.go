@@ -33,6 +33,9 @@ type Plan struct {
 	Annotations map[string]string
 	// ContentChanged is true on create and when tracked content changed.
 	ContentChanged bool
+	// NameGenerated is true on a create whose name the apiserver generates
+	// (metadata.generateName): the stamped digest was taken before the name existed.
+	NameGenerated bool
 	// Replaced lists the admission keys whose client-sent value was replaced: a client
 	// tried to set or change a fact only the webhook writes.
 	Replaced []string
@@ -54,6 +57,11 @@ func Decide(r Request) (Plan, error) {
 		changed = before != after
 	}
 	p.ContentChanged = changed
+	if r.OldObject == nil {
+		md, _ := r.Object["metadata"].(map[string]interface{})
+		generateName, _ := md["generateName"].(string)
+		p.NameGenerated = generateName != ""
+	}
 	if changed {
 		d, err := digest.Of(r.Object, nil)
 		if err != nil {
@@ -126,8 +134,15 @@ func Forged(have map[string]string, plan Plan, verified bool) string {
 			return k
 		case !set:
 		case !ok:
-			return k
+			// Missing is not forged: the mutating webhook was skipped (down, timed out)
+			// and the object is simply unstamped, which the reconciler records as an
+			// untraced change. Denying it would turn a fail-open webhook into a closed one.
 		case plan.ContentChanged && k == provenance.AdmittedAtKey:
+		case plan.NameGenerated && k == provenance.DigestKey:
+			// The name did not exist yet when the mutating webhook hashed the object.
+			if !digest.Valid(got) {
+				return k
+			}
 		case plan.ContentChanged && k == provenance.VerifiedKey:
 			if got != strconv.FormatBool(verified) {
 				return k

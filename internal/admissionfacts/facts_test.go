@@ -108,7 +108,10 @@ func TestForged(t *testing.T) {
 		provenance.AdmittedByKey: func(m map[string]string) { m[provenance.AdmittedByKey] = "someone" },
 		provenance.DigestKey:     func(m map[string]string) { m[provenance.DigestKey] = "sha256:00" },
 		provenance.VerifiedKey:   func(m map[string]string) { m[provenance.VerifiedKey] = "true" },
-		provenance.AdmittedAtKey: func(m map[string]string) { delete(m, provenance.AdmittedAtKey) },
+	}
+	unstamped := map[string]string{}
+	if k := Forged(unstamped, plan, false); k != "" {
+		t.Errorf("an unstamped object (mutating webhook skipped) was reported forged at %s", k)
 	}
 	for key, tamper := range cases {
 		m := map[string]string{}

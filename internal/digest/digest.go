@@ -95,14 +95,59 @@ func tracked(obj map[string]interface{}, ignore [][]string) (map[string]interfac
 			out[k] = n.value(v, 1)
 		}
 	}
+	kind, _ := obj["kind"].(string)
+	if extra := serverAllocated[kind]; len(extra) > 0 {
+		ignore = append(append([][]string(nil), ignore...), extra...)
+	}
 	if len(ignore) > 0 {
 		remove(out, ignore)
+	}
+	if kind == "Job" {
+		// The labels map the apiserver created only for its own labels is not content.
+		pruneEmptyMap(out, "spec", "template", "metadata", "labels")
 	}
 	// Decided on the input, not on out: ignoring "/kind" must not expose values.
 	if obj["kind"] == "Secret" {
 		redactSecret(out)
 	}
 	return out, n.err
+}
+
+// serverAllocated are fields the apiserver fills in after mutating admission (in the
+// registry's PrepareForCreate, between the mutating and the validating webhooks): a
+// Service's cluster IPs and node ports, a Job's generated selector and the labels it
+// puts on the pod template. The stamped digest is computed before they exist, so
+// they are not tracked content; what a deploy writes into them is immutable or
+// allocated anyway. (Node ports, allocated per port of a NodePort Service, are not
+// covered yet: such a Service's stamped digest differs from its live one.)
+var serverAllocated = map[string][][]string{
+	"Service": {
+		{"spec", "clusterIP"}, {"spec", "clusterIPs"}, {"spec", "ipFamilies"}, {"spec", "ipFamilyPolicy"},
+		{"spec", "healthCheckNodePort"},
+	},
+	"Job": {
+		{"spec", "selector"}, {"spec", "manualSelector"},
+		{"spec", "template", "metadata", "labels", "controller-uid"},
+		{"spec", "template", "metadata", "labels", "batch.kubernetes.io/controller-uid"},
+		{"spec", "template", "metadata", "labels", "job-name"},
+		{"spec", "template", "metadata", "labels", "batch.kubernetes.io/job-name"},
+	},
+}
+
+// pruneEmptyMap deletes the map at path if it exists and is empty.
+func pruneEmptyMap(obj map[string]interface{}, path ...string) {
+	cur := obj
+	for _, f := range path[:len(path)-1] {
+		next, ok := cur[f].(map[string]interface{})
+		if !ok {
+			return
+		}
+		cur = next
+	}
+	last := path[len(path)-1]
+	if m, ok := cur[last].(map[string]interface{}); ok && len(m) == 0 {
+		delete(cur, last)
+	}
 }
 
 // Group returns the API group of an apiVersion: "apps" for "apps/v1", "" for the

@@ -583,3 +583,23 @@ func BenchmarkOf(b *testing.B) {
 		}
 	}
 }
+
+func TestServerAllocatedFieldsAreNotTracked(t *testing.T) {
+	admitted := map[string]interface{}{"apiVersion": "v1", "kind": "Service", "metadata": map[string]interface{}{"name": "web", "namespace": "shop"},
+		"spec": map[string]interface{}{"ports": []interface{}{map[string]interface{}{"port": int64(80)}}}}
+	stored := map[string]interface{}{"apiVersion": "v1", "kind": "Service", "metadata": map[string]interface{}{"name": "web", "namespace": "shop"},
+		"spec": map[string]interface{}{"ports": []interface{}{map[string]interface{}{"port": int64(80)}},
+			"clusterIP": "10.96.0.12", "clusterIPs": []interface{}{"10.96.0.12"}, "ipFamilies": []interface{}{"IPv4"}, "ipFamilyPolicy": "SingleStack"}}
+	a, _ := Of(admitted, nil)
+	b, _ := Of(stored, nil)
+	if a != b {
+		t.Fatalf("a Service's allocated cluster IP changed its digest: %s vs %s", a, b)
+	}
+	stored["spec"].(map[string]interface{})["ports"] = []interface{}{map[string]interface{}{"port": int64(8080)}}
+	if c, _ := Of(stored, nil); c == a {
+		t.Fatal("a changed port must change the digest")
+	}
+	if _, err := Of(map[string]interface{}{"kind": 42}, nil); err != nil {
+		t.Fatalf("a non-string kind must not fail: %v", err)
+	}
+}

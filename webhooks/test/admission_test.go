@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -57,6 +58,36 @@ var _ = Describe("Stamping admitted objects", func() {
 		Expect(admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "forged"}, &live)).To(Succeed())
 		Expect(live.Annotations).To(HaveKeyWithValue(provenance.AdmittedByKey, human))
 		Expect(live.Annotations).To(HaveKeyWithValue(provenance.VerifiedKey, "false"))
+	})
+
+	It("admits Services, Jobs and generated names, whose fields the apiserver fills after stamping", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web", Annotations: pipelineProvenance(commitA)},
+			Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80}}},
+		}
+		Expect(users[pipeline].Create(ctx, svc)).To(Succeed())
+		Expect(svc.Spec.ClusterIP).NotTo(BeEmpty())
+		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(svc)
+		Expect(err).NotTo(HaveOccurred())
+		u["apiVersion"], u["kind"] = "v1", "Service"
+		Expect(digest.Of(u, nil)).To(Equal(svc.Annotations[provenance.DigestKey]), "the allocated cluster IP is not tracked content")
+
+		job := &batchv1.Job{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "migrate", Annotations: pipelineProvenance(commitA)},
+			Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "m", Image: "migrate:1"}},
+			}}},
+		}
+		Expect(users[pipeline].Create(ctx, job)).To(Succeed())
+		u, err = runtime.DefaultUnstructuredConverter.ToUnstructured(job)
+		Expect(err).NotTo(HaveOccurred())
+		u["apiVersion"], u["kind"] = "batch/v1", "Job"
+		Expect(digest.Of(u, nil)).To(Equal(job.Annotations[provenance.DigestKey]), "the generated selector is not tracked content")
+
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: "flags-", Annotations: pipelineProvenance(commitA)}}
+		Expect(users[pipeline].Create(ctx, cm)).To(Succeed())
+		Expect(cm.Annotations).To(HaveKeyWithValue(provenance.AdmittedByKey, pipeline))
 	})
 
 	It("keeps the admission facts when only labels change", func(ctx SpecContext) {
