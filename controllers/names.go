@@ -1,59 +1,7 @@
 package controllers
 
-import (
-	"crypto/sha256"
-	"encoding/hex"
-	"strings"
+import "github.com/kubetrail/kubetrail/internal/tracked"
 
-	"k8s.io/apimachinery/pkg/util/validation"
-)
-
-// hashLen is the number of hex digits of the name hash appended to names that had to
-// be shortened or rewritten.
-const hashLen = 10
-
-// RecordName is the name of the TraceRecord of the object kind/name: "<lowercase
-// kind>.<name>", e.g. "deployment.web". Every name is a valid object name (a DNS-1123
-// subdomain of at most 253 characters) whatever the target's name: when the plain form
-// is too long or not valid (RBAC objects may be named "system:controller:foo", with
-// colons and capitals), characters that cannot appear are replaced by "-", the name is
-// truncated to 242 characters (without a trailing "-" or "."), and "-" and the first 10
-// hex digits of sha256("<lowercase kind>/<name>") are appended, so that distinct targets
-// keep distinct records. The CLI and the webhooks compute the name the same way.
-func RecordName(kind, name string) string {
-	plain := strings.ToLower(kind) + "." + name
-	if len(plain) <= validation.DNS1123SubdomainMaxLength && len(validation.IsDNS1123Subdomain(plain)) == 0 {
-		return plain
-	}
-	sum := sha256.Sum256([]byte(strings.ToLower(kind) + "/" + name))
-	suffix := "-" + hex.EncodeToString(sum[:])[:hashLen]
-	base := sanitize(plain)
-	if max := validation.DNS1123SubdomainMaxLength - len(suffix); len(base) > max {
-		base = base[:max]
-	}
-	base = strings.TrimRight(base, "-.")
-	if base == "" {
-		return strings.TrimPrefix(suffix, "-")
-	}
-	return base + suffix
-}
-
-// sanitize lowercases s and rewrites it into DNS-1123 subdomain characters: every
-// dot-separated label keeps [a-z0-9-], other characters become "-", labels neither
-// start nor end with "-", and empty labels are dropped.
-func sanitize(s string) string {
-	labels := strings.Split(strings.ToLower(s), ".")
-	out := labels[:0]
-	for _, l := range labels {
-		b := []byte(l)
-		for i, c := range b {
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				b[i] = '-'
-			}
-		}
-		if l = strings.Trim(string(b), "-"); l != "" {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, ".")
-}
+// RecordName is the name of the TraceRecord of the object kind/name; see
+// tracked.RecordName, which the CLI uses too.
+func RecordName(kind, name string) string { return tracked.RecordName(kind, name) }

@@ -16,6 +16,10 @@ KCM_PORT=$((KUBETRAIL_PORT_BASE + 3))
 WEBHOOK_PORT=$((KUBETRAIL_PORT_BASE + 4))
 METRICS_PORT=$((KUBETRAIL_PORT_BASE + 5))
 PROBE_PORT=$((KUBETRAIL_PORT_BASE + 6))
+# A second manager replica (hack/local-restart.sh manager-2, for leader election tests).
+WEBHOOK2_PORT=$((KUBETRAIL_PORT_BASE + 7))
+METRICS2_PORT=$((KUBETRAIL_PORT_BASE + 8))
+PROBE2_PORT=$((KUBETRAIL_PORT_BASE + 9))
 
 say() { printf '\033[1m[kubetrail]\033[0m %s\n' "$*" >&2; }
 
@@ -53,3 +57,55 @@ alive_and() {
 }
 
 running() { [[ -f $STATE/pids/$1 ]] && kill -0 "$(cat "$STATE/pids/$1")" 2>/dev/null; }
+
+# kc_local ARGS...: kubectl against the local control plane as kubernetes-admin.
+kc_local() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_LOCAL" "$@"; }
+
+# The components' command lines, shared by hack/local-up.sh (first start) and
+# hack/local-restart.sh (restart with the same flags). They expect the state local-up.sh
+# writes under $STATE: certificates, tokens, kubeconfigs.
+
+start_kube_apiserver() {
+  start kube-apiserver "$BIN/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
+    --tls-cert-file "$STATE/pki/apiserver/tls.crt" --tls-private-key-file "$STATE/pki/apiserver/tls.key" \
+    --token-auth-file "$STATE/pki/tokens.csv" \
+    --authorization-mode RBAC \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$STATE/pki/sa/tls.key" \
+    --service-account-signing-key-file "$STATE/pki/sa/tls.key" \
+    --service-cluster-ip-range 10.96.0.0/24 \
+    --endpoint-reconciler-type none \
+    --cert-dir "$STATE/pki/apiserver-generated"
+}
+
+start_kube_controller_manager() {
+  start kube-controller-manager "$BIN/kube-controller-manager" \
+    --kubeconfig "$STATE/kcm.kubeconfig" \
+    --authentication-kubeconfig "$STATE/kcm.kubeconfig" --authorization-kubeconfig "$STATE/kcm.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --leader-elect=false \
+    --use-service-account-credentials \
+    --service-account-private-key-file "$STATE/pki/sa/tls.key" \
+    --root-ca-file "$STATE/pki/apiserver/ca.crt" \
+    --cert-dir "$STATE/pki/kcm-generated"
+}
+
+# start_manager NAME WEBHOOK_PORT METRICS_PORT PROBE_PORT [ARGS...]: runs bin/manager as
+# ServiceAccount kubetrail-system/kubetrail-controller-manager ($STATE/manager.kubeconfig),
+# serving the webhook certificate of $STATE/certs, with ARGS appended to its flags.
+start_manager() {
+  local name=$1 webhook_port=$2 metrics_port=$3 probe_port=$4; shift 4
+  start "$name" "$BIN/manager" --kubeconfig "$STATE/manager.kubeconfig" \
+    --webhook-port "$webhook_port" --webhook-cert-dir "$STATE/certs" \
+    --metrics-bind-address "127.0.0.1:$metrics_port" --health-probe-bind-address "127.0.0.1:$probe_port" \
+    --namespace kubetrail-system "$@"
+}
+
+# webhook_answers: kubetrail's webhooks, as the webhook configurations point at them,
+# really stamp: a server-side dry run through the mutating webhook comes back with
+# kubetrail's admission annotation.
+webhook_answers() {
+  kc_local create configmap kubetrail-readiness-probe -n default --dry-run=server \
+    -o jsonpath='{.metadata.annotations.kubetrail\.io/admitted-by}' 2>/dev/null | grep -q .
+}

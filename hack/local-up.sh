@@ -83,29 +83,11 @@ start etcd "$BIN/etcd" --name default --data-dir "$STATE/etcd" \
 wait_for "etcd" 30 alive_and etcd curl -sf "http://127.0.0.1:$ETCD_PORT/health"
 
 say "starting kube-apiserver (ready in about 10-20 seconds)"
-start kube-apiserver "$BIN/kube-apiserver" \
-  --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
-  --tls-cert-file "$STATE/pki/apiserver/tls.crt" --tls-private-key-file "$STATE/pki/apiserver/tls.key" \
-  --token-auth-file "$STATE/pki/tokens.csv" \
-  --authorization-mode RBAC \
-  --service-account-issuer https://kubernetes.default.svc.cluster.local \
-  --service-account-key-file "$STATE/pki/sa/tls.key" \
-  --service-account-signing-key-file "$STATE/pki/sa/tls.key" \
-  --service-cluster-ip-range 10.96.0.0/24 \
-  --endpoint-reconciler-type none \
-  --cert-dir "$STATE/pki/apiserver-generated"
+start_kube_apiserver
 wait_for "kube-apiserver /readyz" 120 alive_and kube-apiserver kc get --raw /readyz
 
 say "starting kube-controller-manager"
-start kube-controller-manager "$BIN/kube-controller-manager" \
-  --kubeconfig "$STATE/kcm.kubeconfig" \
-  --authentication-kubeconfig "$STATE/kcm.kubeconfig" --authorization-kubeconfig "$STATE/kcm.kubeconfig" \
-  --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --leader-elect=false \
-  --use-service-account-credentials \
-  --service-account-private-key-file "$STATE/pki/sa/tls.key" \
-  --root-ca-file "$STATE/pki/apiserver/ca.crt" \
-  --cert-dir "$STATE/pki/kcm-generated"
+start_kube_controller_manager
 
 say "installing kubetrail with kustomize (config/local)"
 mkdir -p "$STATE/kustomize"
@@ -132,16 +114,11 @@ kc wait --for condition=established --timeout 60s crd/tracerecords.kubetrail.io 
 say "starting the kubetrail manager as ServiceAccount kubetrail-system/kubetrail-controller-manager"
 MANAGER_TOKEN=$(kc create token kubetrail-controller-manager -n kubetrail-system --duration 48h)
 write_kubeconfig "$STATE/manager.kubeconfig" kubetrail-controller-manager "$MANAGER_TOKEN"
-start manager "$BIN/manager" --kubeconfig "$STATE/manager.kubeconfig" \
-  --webhook-port "$WEBHOOK_PORT" --webhook-cert-dir "$STATE/certs" \
-  --metrics-bind-address "127.0.0.1:$METRICS_PORT" --health-probe-bind-address "127.0.0.1:$PROBE_PORT" \
-  --namespace kubetrail-system ${KUBETRAIL_MANAGER_ARGS:-}
+# hack/local-restart.sh starts it again with the same extra flags.
+printf '%s\n' "${KUBETRAIL_MANAGER_ARGS:-}" >"$STATE/manager.args"
+start_manager manager "$WEBHOOK_PORT" "$METRICS_PORT" "$PROBE_PORT" ${KUBETRAIL_MANAGER_ARGS:-}
 
-# Ready means the webhook really stamps: a server-side dry run through the mutating
-# webhook comes back with kubetrail's admission annotation.
-webhook_answers() {
-  kc create configmap kubetrail-readiness-probe -n default --dry-run=server -o jsonpath='{.metadata.annotations.kubetrail\.io/admitted-by}' 2>/dev/null | grep -q .
-}
+# Ready means the webhook really stamps (webhook_answers, hack/lib.sh).
 say "waiting for kubetrail's webhooks to answer"
 if ! wait_for "kubetrail's webhooks" 90 webhook_answers; then
   say "the manager did not come up; last lines of $STATE/logs/manager.log:"

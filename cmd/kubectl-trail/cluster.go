@@ -2,10 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/kubetrail/kubetrail/internal/tracked"
 	"net/url"
 	"strings"
 	"time"
@@ -211,18 +210,5 @@ func (c *cluster) listPolicies(ctx context.Context) ([]v1alpha1.TracePolicy, err
 	return out, nil
 }
 
-// recordName is the name of the TraceRecord of a target: "<lowercase kind>.<name>",
-// or, when that is longer than 253 characters, its first 242 characters, "-" and the
-// first 10 hex digits of sha256("<lowercase kind>/<name>").
-//
-// It must stay the same function as the manager's controllers.RecordName; the verbs
-// only use it when the API server cannot select records by spec.target fields.
-func recordName(kind, name string) string {
-	kind = strings.ToLower(kind)
-	n := kind + "." + name
-	if len(n) <= 253 {
-		return n
-	}
-	sum := sha256.Sum256([]byte(kind + "/" + name))
-	return n[:242] + "-" + hex.EncodeToString(sum[:])[:10]
-}
+// recordName is the name of the TraceRecord of kind/name, as the manager names it.
+func recordName(kind, name string) string { return tracked.RecordName(kind, name) }

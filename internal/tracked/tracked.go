@@ -4,8 +4,6 @@
 package tracked
 
 import (
-	"strings"
-
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -87,9 +85,9 @@ func ControlPlaneObject(kind, namespace, name string, labels map[string]string) 
 	if labels["kubernetes.io/bootstrapping"] == "rbac-defaults" {
 		return true
 	}
+	// RBAC objects only by that label: a "system:" name alone is something anyone
+	// with RBAC rights can choose, and must not be a way out of tracing.
 	switch kind {
-	case "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
-		return strings.HasPrefix(name, "system:")
 	case "ConfigMap":
 		return name == "kube-root-ca.crt"
 	case "ServiceAccount":

@@ -30,7 +30,8 @@ func TestControlPlaneObject(t *testing.T) {
 		want           bool
 	}{
 		"bootstrap cluster-admin":           {"ClusterRole", "", "cluster-admin", map[string]string{"kubernetes.io/bootstrapping": "rbac-defaults"}, true},
-		"system binding":                    {"ClusterRoleBinding", "", "system:node", nil, true},
+		"bootstrap system binding":          {"ClusterRoleBinding", "", "system:node", map[string]string{"kubernetes.io/bootstrapping": "rbac-defaults"}, true},
+		"a user's binding named system:x":   {"ClusterRoleBinding", "", "system:x", nil, false},
 		"root CA configmap":                 {"ConfigMap", "shop", "kube-root-ca.crt", nil, true},
 		"default service account":           {"ServiceAccount", "shop", "default", nil, true},
 		"the kubernetes service":            {"Service", "default", "kubernetes", nil, true},
