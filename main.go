@@ -60,6 +60,8 @@ type options struct {
 	tombstoneRetention                 time.Duration
 	managerUsernames                   stringList
 	enableWebhooks, enableControllers  bool
+	kubeAPIQPS                         float64
+	kubeAPIBurst                       int
 }
 
 func main() {
@@ -79,6 +81,8 @@ func main() {
 	flag.Var(&o.managerUsernames, "manager-username", "Identity allowed to write TraceRecords (repeatable). Default: the identity this manager authenticates as.")
 	flag.BoolVar(&o.enableWebhooks, "enable-webhooks", true, "Serve the admission webhooks.")
 	flag.BoolVar(&o.enableControllers, "enable-controllers", true, "Run the reconcilers.")
+	flag.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 50, "Queries per second the manager may send to the apiserver (each new record costs two writes).")
+	flag.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "Burst of requests to the apiserver above --kube-api-qps.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -95,6 +99,7 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("--history-limit must be at least 1, got %d", o.historyLimit)
 	}
 	cfg := ctrl.GetConfigOrDie()
+	cfg.QPS, cfg.Burst = float32(o.kubeAPIQPS), o.kubeAPIBurst
 	if len(o.managerUsernames) == 0 {
 		user, err := webhooks.WhoAmI(ctx, cfg)
 		if err != nil {
