@@ -50,7 +50,9 @@ verify: manifests generate fmt ## Fail when generated or formatted files are sta
 .PHONY: test
 test: control-plane build ## Every test: unit, envtest (real kube-apiserver + etcd) and end-to-end.
 	go vet ./...
-	go test ./... -count=1 -timeout 40m
+	go test $$(go list ./... | grep -v /test/e2e) -count=1 -timeout 30m
+	@# End to end last and alone: it runs a whole control plane and times what it sees.
+	go test ./test/e2e/ -count=1 -timeout 30m
 
 .PHONY: test-unit
 test-unit: ## Only the pure-package tests (no control plane needed).
