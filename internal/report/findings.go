@@ -1,6 +1,7 @@
 package report
 
 import (
+	"github.com/kubetrail/kubetrail/internal/provenance"
 	"sort"
 	"strings"
 	"time"
@@ -53,7 +54,7 @@ func introducedByLong(o v1alpha1.ChangeOrigin, now time.Time) string {
 		if a := actorString(o.Actor, o.Agent); a != "" {
 			parts = append(parts, "by "+a)
 		}
-		if ap := SplitApprovers(o.Approver); len(ap) > 0 {
+		if ap := provenance.SplitApprovers(o.Approver); len(ap) > 0 {
 			parts = append(parts, "approved by "+strings.Join(ap, ", "))
 		}
 		if len(parts) == 0 && o.Summary != "" {

@@ -47,20 +47,6 @@ func ShortRun(run string) string {
 	return run
 }
 
-// SplitApprovers splits a comma-separated approver list, trimming blanks and duplicates.
-func SplitApprovers(s string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, a := range strings.Split(s, ",") {
-		a = strings.TrimSpace(a)
-		if a != "" && !seen[a] {
-			seen[a] = true
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 // SeverityRank orders severities: Critical 5 down to Info 1; unknown values 0.
 func SeverityRank(s v1alpha1.Severity) int {
 	switch s {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"github.com/kubetrail/kubetrail/internal/provenance"
 	"sort"
 	"strings"
 	"time"
@@ -241,7 +242,7 @@ func BuildWhy(in WhyInput) *Why {
 	p := r.Spec.Provenance
 	w.WhoApproved = Approval{
 		Commit: p.Commit, Repository: p.Repository, PullRequest: p.PullRequest, PipelineRun: p.PipelineRun,
-		Approvers: SplitApprovers(p.Approver), Actor: string(p.Actor), Agent: p.Agent,
+		Approvers: provenance.SplitApprovers(p.Approver), Actor: string(p.Actor), Agent: p.Agent,
 		SubmittedBy: r.Spec.Admission.AdmittedBy, BreakGlass: p.BreakGlass, Untraced: untraced,
 		Signature: SignatureUnknown,
 	}
@@ -345,7 +346,7 @@ func changes(r *v1alpha1.TraceRecord) []Change {
 	for i := range r.Status.History {
 		h := &r.Status.History[i]
 		c := Change{
-			Traced: h.Traced, Provenance: h.Provenance, Approvers: SplitApprovers(h.Approver),
+			Traced: h.Traced, Provenance: h.Provenance, Approvers: provenance.SplitApprovers(h.Approver),
 			AdmittedBy: h.Admission.AdmittedBy, AdmittedAt: timePtr(h.Admission.AdmittedAt),
 			ObservedAt: timeOf(h.ObservedAt), Digest: h.Admission.Digest,
 			Images: h.Images, ChangedPaths: h.ChangedPaths,
@@ -359,7 +360,7 @@ func changes(r *v1alpha1.TraceRecord) []Change {
 		return out
 	}
 	cur := Change{
-		Current: true, Traced: true, Provenance: r.Spec.Provenance, Approvers: SplitApprovers(r.Spec.Approver),
+		Current: true, Traced: true, Provenance: r.Spec.Provenance, Approvers: provenance.SplitApprovers(r.Spec.Approver),
 		AdmittedBy: r.Spec.Admission.AdmittedBy, AdmittedAt: timePtr(r.Spec.Admission.AdmittedAt),
 		Digest: r.Spec.Admission.Digest, Images: r.Spec.Images,
 	}
