@@ -25,6 +25,9 @@ type traceState struct {
 	tracedBefore bool
 	// drifted are the paths that changed outside admission since the last traced revision.
 	drifted []string
+	// driftUnknown is true when the live object is not the admitted content but the
+	// changed paths are unknown.
+	driftUnknown bool
 	// facts are the admission facts of the current revision.
 	facts v1alpha1.AdmissionFacts
 	// commit is the current provenance's commit.
@@ -44,6 +47,10 @@ func setDriftedCondition(conds *[]metav1.Condition, generation int64, s traceSta
 	case len(s.drifted) > 0:
 		c.Status, c.Reason = metav1.ConditionTrue, v1alpha1.ReasonFieldsChanged
 		c.Message = "Fields changed outside kubetrail's admission since the last traced revision: " + strings.Join(s.drifted, ", ")
+	case s.driftUnknown:
+		c.Status, c.Reason = metav1.ConditionTrue, v1alpha1.ReasonFieldsChanged
+		c.Message = "The live object is not the content admitted by " + s.facts.AdmittedBy + at(s.facts.AdmittedAt) +
+			"; the admitted content is known only by its digest (" + s.facts.Digest + "), so the changed paths are unknown"
 	case !s.admitted && !s.tracedBefore:
 		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, v1alpha1.ReasonNoProvenance, "No traced revision to compare the live object with"
 	default:
@@ -66,6 +73,9 @@ func setTracedCondition(conds *[]metav1.Condition, generation int64, s traceStat
 	case len(s.drifted) > 0:
 		c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.ReasonUntracedChange
 		c.Message = "The live object was changed without passing kubetrail's admission: " + strings.Join(s.drifted, ", ")
+	case s.driftUnknown:
+		c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.ReasonUntracedChange
+		c.Message = "The live object was changed without passing kubetrail's admission (the changed paths are unknown)"
 	case !s.admitted:
 		c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.ReasonUntracedChange
 		c.Message = "The live object carries no admission record: it predates kubetrail, or reached the cluster while kubetrail's webhook was down or bypassed"

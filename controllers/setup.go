@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -161,16 +162,27 @@ func tracedObjects(kind string, metadataOnly bool) predicate.Predicate {
 // recordsToRevisit lets through the TraceRecord events a reconciler must act on:
 // records that were already reconciled when they reached the cache (the informer's
 // initial list at start: their targets may have been deleted while the manager was
-// down, or their tombstones expired) and deleted records. A record this manager just
-// created reaches the cache with an empty status, and every record update is the
-// reconciler's own: reconciling their targets again would only race the cache.
+// down, or their tombstones expired), deleted records, and spec updates made by anyone
+// but the manager (a record edited with kubetrail's validating webhook removed: the
+// reconciler repairs and flags it, see reconcileRecordEdits). A record this manager
+// just created reaches the cache with an empty status, and the manager's own updates
+// need no reconcile: reconciling their targets again would only race the cache. Who
+// wrote an update is told by the managedFields entries of other managers, which the
+// cache keeps for TraceRecords (CacheTransform).
 func recordsToRevisit() predicate.Predicate {
 	return predicate.Funcs{
 		CreateFunc: func(e event.CreateEvent) bool {
 			rec, ok := e.Object.(*v1alpha1.TraceRecord)
 			return ok && (len(rec.Status.Conditions) > 0 || len(rec.Status.History) > 0 || rec.Status.DeletedAt != nil)
 		},
-		UpdateFunc:  func(event.UpdateEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, ok1 := e.ObjectOld.(*v1alpha1.TraceRecord)
+			n, ok2 := e.ObjectNew.(*v1alpha1.TraceRecord)
+			if !ok1 || !ok2 || o.Generation == n.Generation {
+				return false
+			}
+			return !equality.Semantic.DeepEqual(foreignManagedFields(o), foreignManagedFields(n))
+		},
 		DeleteFunc:  func(event.DeleteEvent) bool { return true },
 		GenericFunc: func(event.GenericEvent) bool { return true },
 	}
@@ -230,7 +242,8 @@ func (r *TraceReconciler) allTargets(ctx context.Context, _ client.Object) []rec
 }
 
 // CacheTransform returns the cache transform the manager installs (as
-// cache.Options.DefaultTransform): it drops metadata.managedFields and kubectl's
+// cache.Options.DefaultTransform): it drops metadata.managedFields (of TraceRecords,
+// only the manager's own entries) and kubectl's
 // last-applied-configuration annotation from every cached object. Neither is needed
 // from the cache (the reconciler reads managedFields with an uncached GET when it
 // names the managers of a drift), and together they often double an object's size; the
@@ -241,7 +254,13 @@ func CacheTransform() toolscache.TransformFunc {
 		if !ok {
 			return in, nil
 		}
-		obj.SetManagedFields(nil)
+		if _, ok := in.(*v1alpha1.TraceRecord); ok {
+			// Records keep the entries of other managers than kubetrail's: they tell
+			// recordsToRevisit an edit made outside kubetrail (normally there is none).
+			obj.SetManagedFields(foreignManagedFields(obj))
+		} else {
+			obj.SetManagedFields(nil)
+		}
 		if ann := obj.GetAnnotations(); ann != nil {
 			if _, ok := ann[lastAppliedAnnotation]; ok {
 				kept := make(map[string]string, len(ann)-1)

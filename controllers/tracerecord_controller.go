@@ -107,6 +107,17 @@ type recordState struct {
 	newRevision  bool
 	tracedBefore bool
 	drifted      []string
+	// hiddenDrift is true when the live content was not the admitted content when the
+	// reconciler first saw the revision (changed behind the webhook in between).
+	hiddenDrift bool
+	// driftUnknown is true when the live object drifted from the admitted content but
+	// the changed paths are unknown (the admitted content is known only by its digest).
+	driftUnknown bool
+	// liveProv is the provenance the live annotations claim; prov that of the admitted
+	// revision.
+	liveProv v1alpha1.Provenance
+	// storedSpec is the record's spec as read.
+	storedSpec v1alpha1.TraceRecordSpec
 
 	policies []*policy.Compiled
 	ignore   []string
@@ -196,6 +207,8 @@ func (r *TraceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 		r.reconcileSpec,
 		r.reconcilePolicies,
 		r.reconcileHistory,
+		r.reconcileRevisionProvenance,
+		r.reconcileRecordEdits,
 		r.reconcileDrift,
 		r.reconcileProvenanceFindings,
 		r.reconcileSecrets,
@@ -299,6 +312,7 @@ func (r *TraceReconciler) newState(rec *v1alpha1.TraceRecord, live *liveObject) 
 		contentKnown:   !r.MetadataOnly,
 		prevFindings:   append([]v1alpha1.Finding(nil), rec.Status.Findings...),
 		prevLiveDigest: rec.Status.LiveDigest,
+		storedSpec:     *rec.Spec.DeepCopy(),
 		now:            r.now(),
 	}
 	s.prov = provenanceOf(ann, s.admitted)
@@ -344,7 +358,7 @@ func (r *TraceReconciler) afterWrite(ctx context.Context, s *recordState) {
 	}
 	state := stateUntraced
 	switch {
-	case len(s.drifted) > 0:
+	case s.isDrifted():
 		state = stateDrifted
 	case s.admitted && hasProvenance(s.prov):
 		state = stateTraced
@@ -449,15 +463,23 @@ func (r *TraceReconciler) reconcileHistory(ctx context.Context, s *recordState) 
 		ObservedAt: s.now,
 	}
 	if !recorded(st.History, rev) {
-		if s.contentKnown && len(s.baseline) > 0 {
+		// The admitted content itself is known only as a digest; the live object at the
+		// first observation of the revision stands for it when its digest is the
+		// admitted one. When it is not, something changed it behind the webhook before
+		// the reconciler saw the revision (the manager was down, the webhook bypassed):
+		// that content is no clean baseline, and reconcileDrift flags it. A generated
+		// name or a field the control plane writes after admission is no such change
+		// (see benignFirstSight).
+		s.hiddenDrift = s.contentKnown && s.liveDigest != s.facts.Digest &&
+			!benignFirstSight(r.Kind.GVK.Kind, s.live.content, s.facts.Digest)
+		if s.contentKnown && len(s.baseline) > 0 && !s.hiddenDrift {
 			rev.ChangedPaths = capPaths(drift.Changed(s.baseline, s.fp, nil))
 		}
 		pushRevision(st, rev, r.Options.HistoryLimit)
 		s.newRevision = true
-		// The admitted content itself is known only as a digest; the live object at the
-		// first observation of the revision stands for it (it is the admitted content
-		// unless something changed it in between, which the digest then tells).
-		s.baseline = s.fp
+		if !s.hiddenDrift {
+			s.baseline = s.fp
+		}
 		logf.FromContext(ctx).Info("Recorded revision", "kind", r.Kind.GVK.Kind, "namespace", s.live.obj.GetNamespace(),
 			"name", s.live.obj.GetName(), "digest", s.facts.Digest, "commit", s.prov.Commit)
 	} else if s.contentKnown && s.liveDigest == s.facts.Digest {
@@ -474,13 +496,18 @@ func (r *TraceReconciler) reconcileDrift(ctx context.Context, s *recordState) (c
 	st := &s.rec.Status
 	if s.contentKnown {
 		switch {
-		case s.admitted && !s.newRevision && s.liveDigest != s.facts.Digest:
-			s.drifted = capPaths(drift.Changed(s.baseline, s.fp, s.ignore))
+		case s.admitted && (s.hiddenDrift || !s.newRevision && s.liveDigest != s.facts.Digest):
+			// With a hidden drift the baseline is the previous revision's (when there is
+			// one): the paths then include the admitted change itself.
+			if len(s.baseline) > 0 {
+				s.drifted = capPaths(drift.Changed(s.baseline, s.fp, s.ignore))
+			}
+			s.driftUnknown = len(s.drifted) == 0 && (s.hiddenDrift || len(s.baseline) == 0)
 		case !s.admitted && s.tracedBefore:
 			s.drifted = capPaths(drift.Changed(s.baseline, s.fp, s.ignore))
 		}
 	}
-	if s.admitted && len(s.drifted) == 0 {
+	if s.admitted && !s.isDrifted() {
 		return ctrl.Result{}, nil
 	}
 
@@ -513,7 +540,7 @@ func (r *TraceReconciler) reconcileDrift(ctx context.Context, s *recordState) (c
 		s.baseline = s.fp
 	}
 
-	if len(s.drifted) == 0 {
+	if !s.isDrifted() {
 		// No admission record at all.
 		s.current = append(s.current, v1alpha1.Finding{
 			ID:       "untraced-change",
@@ -570,6 +597,14 @@ func (r *TraceReconciler) reconcileDrift(ctx context.Context, s *recordState) (c
 		severity = v1alpha1.SeverityHigh
 	}
 	paths := strings.Join(s.drifted, ", ")
+	switch {
+	case s.driftUnknown:
+		paths = "the admitted content is known only by its digest " + s.facts.Digest +
+			", the live content is not it and the changed paths are unknown"
+	case s.hiddenDrift:
+		paths = "the live content was not the admitted content when kubetrail first saw the revision; changed since " +
+			"the previous revision (the admitted change included): " + paths
+	}
 	s.current = append(s.current,
 		v1alpha1.Finding{
 			ID:           "drift",
@@ -606,6 +641,16 @@ func (r *TraceReconciler) driftManagers(ctx context.Context, s *recordState) ([]
 			return nil, nil
 		}
 		return nil, fmt.Errorf("reading managedFields: %w", err)
+	}
+	if s.driftUnknown {
+		// No paths to ask about: whoever wrote the object after its admission.
+		var out []findings.Manager
+		for _, e := range u.GetManagedFields() {
+			if e.Time != nil && s.facts.AdmittedAt != nil && e.Time.After(s.facts.AdmittedAt.Time) {
+				out = append(out, findings.Manager{Name: e.Manager, Operation: string(e.Operation), Subresource: e.Subresource, Time: e.Time})
+			}
+		}
+		return out, nil
 	}
 	return findings.Owners(u.GetManagedFields(), s.drifted), nil
 }
@@ -733,6 +778,7 @@ func (r *TraceReconciler) reconcileStatus(_ context.Context, s *recordState) (ct
 		contentKnown:  s.contentKnown,
 		tracedBefore:  newestTraced(st.History) >= 0,
 		drifted:       s.drifted,
+		driftUnknown:  s.driftUnknown,
 		facts:         s.facts,
 		commit:        s.prov.Commit,
 	}
@@ -794,11 +840,16 @@ func (r *TraceReconciler) reconcileDeleted(ctx context.Context, rec *v1alpha1.Tr
 // origin is the change that introduced what the reconcile finds now: the current
 // revision when the live object is what was admitted, else an untraced change.
 func (s *recordState) origin() v1alpha1.ChangeOrigin {
-	if s.admitted && len(s.drifted) == 0 {
+	if s.admitted && !s.isDrifted() {
 		return findings.Origin(s.prov, s.facts, true)
 	}
 	o := findings.Origin(v1alpha1.Provenance{}, v1alpha1.AdmissionFacts{AdmittedBy: s.facts.AdmittedBy}, false)
 	return o
+}
+
+// isDrifted reports whether the live object drifted from its last traced revision.
+func (s *recordState) isDrifted() bool {
+	return len(s.drifted) > 0 || s.driftUnknown
 }
 
 // provenanceOf reads the provenance annotations into the record's form. Values are

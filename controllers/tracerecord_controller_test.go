@@ -74,7 +74,9 @@ func deployment(ns, name, image, sa string, ann map[string]string, env ...corev1
 }
 
 func createNamespace(ctx context.Context, name string, labels map[string]string) {
-	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}})).To(Succeed())
+	// Tolerant of an existing one: the suite's containers run in random order and share
+	// some namespaces (probes).
+	Expect(client.IgnoreAlreadyExists(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}))).To(Succeed())
 }
 
 func record(g Gomega, ctx context.Context, ns, kind, name string) *v1alpha1.TraceRecord {

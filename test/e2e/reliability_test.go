@@ -388,16 +388,12 @@ var _ = Describe("Reliability", Serial, Label("reliability"), func() {
 		figure("outage: forged admission facts", "an object created while the webhook was down with forged kubetrail.io/admitted-* annotations (correct digest): %s", forgedSays)
 	}, SpecTimeout(4*time.Minute))
 
-	// BUG (reported; controllers/ is not ours to change): when the first time the
-	// reconciler sees a traced revision the live object already differs from the admitted
-	// digest (the manager died between the admission and the reconcile, or the webhook
-	// answered from a follower while no leader reconciled, and then the webhook was
-	// bypassed), reconcileHistory records the revision and takes the live, changed content
-	// as its baseline, and reconcileDrift skips the drift check for a new revision
-	// (s.admitted && !s.newRevision). The untraced change is then never flagged: Drifted
-	// stays False ("The live object matches its last traced revision"), no finding, and
-	// status.liveDigest != spec.admission.digest for good. Enable once fixed.
-	PIt("flags an untraced change made before the reconciler saw the traced revision it changed", func(ctx SpecContext) {
+	// When the first time the reconciler sees a traced revision the live object already
+	// differs from the admitted digest (the manager died between the admission and the
+	// reconcile, or the webhook answered from a follower while no leader reconciled, and
+	// then the webhook was bypassed), the change is drift: the reconciler does not take
+	// the changed content as the revision's baseline (controllers/integrity.go).
+	It("flags an untraced change made before the reconciler saw the traced revision it changed", func(ctx SpecContext) {
 		const ns = "rel-hidden"
 		createNamespace(ns)
 		w := &objectWriter{obj: tracedObject{GVK: cmGVK, NS: ns, Name: "settings"}}
@@ -648,8 +644,8 @@ spec:
 				out, err := kubectl("patch", "tr", obj.recordKey().Name, "-n", ns, "--type", "merge", "-p", `{"spec":{"commit":"`+forgedCommit+`"}}`)
 				Expect(err).NotTo(HaveOccurred(), out)
 			})
-			// What the reconciler does on its own, within a few seconds: measured, not
-			// asserted (it does not watch record updates; see the pending spec below).
+			// What the reconciler does on its own, within a few seconds: measured here,
+			// asserted by the spec below.
 			time.Sleep(5 * time.Second)
 			rec, err := getRecord(ctx, obj.recordKey())
 			Expect(err).NotTo(HaveOccurred())
@@ -682,12 +678,10 @@ spec:
 				len(again.Status.History), len(before.Status.History), again.Status.HistoryDropped, before.Status.HistoryDropped)
 		}, SpecTimeout(2*time.Minute))
 
-		// GAP (reported, controllers/ not ours to change): the reconciler ignores updates
-		// of TraceRecords (recordsToRevisit lets through only creates and deletes), so a
-		// record edited behind the webhook keeps the edit, unflagged, until its object is
-		// next reconciled (a change, a manager restart, or the informer resync, 10h by
-		// default). Enable once the reconciler repairs or flags such an edit.
-		PIt("repairs or flags a record edited behind the webhook's back without waiting for its object to change", func(ctx SpecContext) {
+		// A record spec edited by another field manager re-enqueues its target
+		// (recordsToRevisit): the reconciler repairs the spec and records an
+		// InvalidProvenance finding naming the editor.
+		It("repairs or flags a record edited behind the webhook's back without waiting for its object to change", func(ctx SpecContext) {
 			withoutRecordGuard(ctx, obj.recordKey(), func() {
 				out, err := kubectl("patch", "tr", obj.recordKey().Name, "-n", ns, "--type", "merge", "-p", `{"spec":{"commit":"`+fakeCommit("x")+`"}}`)
 				Expect(err).NotTo(HaveOccurred(), out)
