@@ -59,7 +59,7 @@ test-unit: ## Only the pure-package tests (no control plane needed).
 	go test ./internal/... ./cmd/... -count=1
 
 .PHONY: bench
-bench: control-plane ## Benchmarks; figures go to docs/benchmarks.md.
+bench: control-plane build ## Benchmarks (micro, admission vs Kyverno, controller scale); figures in docs/benchmarks*.md.
 	hack/bench.sh
 
 ##@ Build
