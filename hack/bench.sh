@@ -19,7 +19,9 @@ case " $PARTS " in *" micro "*) ;; *) exit 0 ;; esac
 PKGS="./webhooks/ ./internal/digest/ ./internal/drift/ ./internal/signing/ ./internal/secretscan/ ./internal/rbacrisk/ ./internal/policy/"
 CMD="go test -run '^\$' -bench . -benchmem -count 3 $PKGS"
 echo "[bench] $CMD (about 2 minutes)" >&2
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 eval "$CMD" | tee "$RAW" >&2
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 median() { # benchmark-name column -> median of the -count runs
   grep -E "^$1-[0-9]+ " "$RAW" | awk -v c="$2" '{print $c}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
@@ -33,6 +35,8 @@ admission_ns=$(median BenchmarkAdmission 3)
 Written by \`make bench\` (hack/bench.sh) on $(date -u +%Y-%m-%d): $(nproc) cores,
 $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(go version | cut -d' ' -f3).
 Absolute times on this shared machine are noisy; each benchmark ran 3 times (\`-count 3\`).
+Load average (1, 5, 15 min) before: $LOAD_BEFORE, after: $LOAD_AFTER — on 2 cores, anything
+above 2 means the benchmark shared the CPU and its times are inflated accordingly.
 
 ## Admission: both webhooks on one request
 
