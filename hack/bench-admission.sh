@@ -13,9 +13,9 @@
 #              annotations (Enforce) and records who created/changed the object
 #              (kubetrail stopped, its webhooks deleted)
 #
-# Modes run interleaved, round by round, in mirrored order (none kubetrail kyverno |
-# kyverno kubetrail none | ...), so that a change in the machine's load hits every mode
-# alike. Every object is pre-stamped and pre-signed in memory (hack/benchadmission), so
+# Modes run interleaved: for each concurrency level of each round, every mode in turn,
+# in mirrored order (none kubetrail kyverno | kyverno kubetrail none | ...), so that a
+# change in the machine's load hits every mode alike. Every object is pre-stamped and pre-signed in memory (hack/benchadmission), so
 # signing is outside the measured path.
 #
 #   hack/bench-admission.sh [--objects N] [--rounds R] [--concurrency 1,10,50]
@@ -41,7 +41,8 @@
 #
 # Kyverno is built the first time (a throwaway module in a temp dir that requires
 # github.com/kyverno/kyverno and repeats the replace directives of its go.mod; about
-# 10-20 minutes on 2 cores) and cached by version. Nothing is left running, also on
+# 20-40 minutes on 2 cores: 38 minutes on the shared machine of docs/benchmarks-admission.md)
+# and cached by version. Nothing is left running, also on
 # failure or Ctrl-C, unless --keep-up.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -112,10 +113,11 @@ finish() {
     log "leaving the control plane up (--keep-up): KUBETRAIL_LOCAL_DIR=$KUBETRAIL_LOCAL_DIR hack/local-down.sh"
   else
     stop_pid kyverno
+    [[ -d $STATE/logs ]] && cp -r "$STATE/logs" "$RESULTS/" 2>/dev/null
     "$ROOT/hack/local-down.sh" >/dev/null 2>&1 || true
     log "control plane stopped"
   fi
-  (( rc == 0 )) || log "FAILED (exit $rc); raw results and logs so far: $RESULTS"
+  (( rc == 0 )) || log "FAILED (exit $rc); raw results and the components' logs: $RESULTS"
   exit "$rc"
 }
 trap finish EXIT
@@ -137,7 +139,7 @@ build_kyverno() {
     log "Kyverno $KYVERNO_VERSION: cached at $KYVERNO_BIN"
     return
   fi
-  step "building Kyverno $KYVERNO_VERSION (cmd/kyverno) from its Go module (10-20 minutes on 2 cores the first time)"
+  step "building Kyverno $KYVERNO_VERSION (cmd/kyverno) from its Go module (20-40 minutes on 2 cores the first time)"
   local work modfile args=() goversion
   work=$(mktemp -d)
   (
@@ -345,9 +347,10 @@ kyverno_on() {
   running kyverno && return 0
   KYVERNO_RUNS=$((KYVERNO_RUNS + 1))
   [[ -f $STATE/logs/kyverno.log ]] && mv "$STATE/logs/kyverno.log" "$STATE/logs/kyverno.log.$KYVERNO_RUNS"
-  # The environment and flags of the Helm chart's admission controller, with the
-  # out-of-cluster development flags: --kubeconfig, --serverIP (the webhook
-  # configurations point at https://<serverIP>/...), and local ports.
+  # The environment and flags of the Helm chart's admission controller (its defaults:
+  # -v=2, admission reports on, PolicyApplied/PolicySkipped events omitted, VAP
+  # generation on), with the out-of-cluster development flags: --kubeconfig, --serverIP
+  # (the webhook configurations point at https://<serverIP>/...), and local ports.
   KYVERNO_NAMESPACE=kyverno KYVERNO_SERVICEACCOUNT_NAME=kyverno-admission-controller \
     KYVERNO_DEPLOYMENT=kyverno-admission-controller KYVERNO_POD_NAME=kyverno-admission-controller-bench \
     KYVERNO_SVC=kyverno-svc INIT_CONFIG=kyverno METRICS_CONFIG=kyverno-metrics \
@@ -355,7 +358,8 @@ kyverno_on() {
     --serverIP "127.0.0.1:$KYVERNO_PORT" --webhookServerHost 127.0.0.1 --webhookServerPort "$KYVERNO_PORT" \
     --caSecretName kyverno-svc.kyverno.svc.kyverno-tls-ca --tlsSecretName kyverno-svc.kyverno.svc.kyverno-tls-pair \
     --metricsHost 127.0.0.1 --metricsPort "$KYVERNO_METRICS_PORT" --controllerRuntimeMetricsAddress 0 \
-    --resyncPeriod 15m --disableLogColor
+    --resyncPeriod 15m --omitEvents PolicyApplied,PolicySkipped --generateValidatingAdmissionPolicy=true \
+    --disableLogColor
 }
 
 # use_mode MODE: makes MODE the only admission setup in effect and checks it with
@@ -382,20 +386,29 @@ use_mode() {
 # ---------------------------------------------------------------------------------------
 # Rounds
 
+# Every concurrency level of a round runs all modes back to back, so that the blocks a
+# ratio compares are minutes apart at most; the order of the modes mirrors from one
+# group to the next (A B C, C B A, A B C, ...), which balances their positions and
+# saves a switch at each boundary, and the order of the levels mirrors between rounds.
 IFS=, read -r -a LEVELS <<<"$CONCURRENCY"
 reverse() { local out=() i; for (( i=$#; i>0; i-- )); do out+=("${!i}"); done; echo "${out[*]}"; }
 ORDER_LOG=()
+group=0
+CURRENT_MODE=""
 for (( r=1; r<=ROUNDS; r++ )); do
-  if (( r % 2 )); then modes=("${MODE_LIST[@]}"); levels=("${LEVELS[@]}")
-  else read -r -a modes <<<"$(reverse "${MODE_LIST[@]}")"; read -r -a levels <<<"$(reverse "${LEVELS[@]}")"; fi
-  levels_csv=$(IFS=,; echo "${levels[*]}")
-  for m in "${modes[@]}"; do
-    use_mode "$m"
-    step "round $r/$ROUNDS, mode $m: $PER_BLOCK objects at concurrency $levels_csv (create, then update)"
-    "$BENCH" run -kubeconfig "$KUBECONFIG_LOCAL" -key "$RESULTS/keys/signing.key" -mode "$m" -round "$r" \
-      -objects "$PER_BLOCK" -concurrency "$levels_csv" -pids "$STATE/pids" -out "$JSONL"
-    ORDER_LOG+=("round $r: $m (concurrency $levels_csv)")
-    took
+  if (( r % 2 )); then levels=("${LEVELS[@]}"); else read -r -a levels <<<"$(reverse "${LEVELS[@]}")"; fi
+  for c in "${levels[@]}"; do
+    if (( group % 2 == 0 )); then modes=("${MODE_LIST[@]}"); else read -r -a modes <<<"$(reverse "${MODE_LIST[@]}")"; fi
+    group=$((group + 1))
+    ORDER_LOG+=("round $r, concurrency $c: ${modes[*]}")
+    for m in "${modes[@]}"; do
+      [[ $m == "$CURRENT_MODE" ]] || use_mode "$m"
+      CURRENT_MODE=$m
+      step "round $r/$ROUNDS, concurrency $c, mode $m: $PER_BLOCK objects (create, then update)"
+      "$BENCH" run -kubeconfig "$KUBECONFIG_LOCAL" -key "$RESULTS/keys/signing.key" -mode "$m" -round "$r" \
+        -objects "$PER_BLOCK" -concurrency "$c" -pids "$STATE/pids" -out "$JSONL"
+      took
+    done
   done
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -421,8 +434,10 @@ Written by \`$CMD\` (hack/bench-admission.sh) on $START_DATE.
   from source, all on this machine, and the load generator too (everything competes for the same cores).
 - kubetrail: commit $COMMIT; manager as a local process (hack/local-up.sh), webhooks at https://localhost.
 - Kyverno: $(want_mode kyverno && echo "$KYVERNO_VERSION admission controller (cmd/kyverno) built from its Go module, run out of cluster with
-  \`--serverIP 127.0.0.1:<port>\`, default flags otherwise (admission reports on, as in the Helm chart; no reports or
-  background controller running)" || echo "not run")
+  \`--serverIP 127.0.0.1:<port>\` as the cluster admin, with the Helm chart's defaults otherwise (-v=2, admission
+  reports on, PolicyApplied/PolicySkipped events omitted); Kyverno's reports and background controllers not running.
+  The policy is a kyverno.io/v1 ClusterPolicy, which 1.19 deprecates in favour of the CEL-based ValidatingPolicy and
+  MutatingPolicy (not measured)" || echo "not run")
 - Reproduce: \`$CMD\`. Raw per-request latencies of this run were in \`$JSONL\` (not kept in the repository).
 
 ## What is measured
@@ -446,7 +461,8 @@ $(want_mode kubetrail-admission-only && echo "| kubetrail-admission-only | diagn
 
 Switching modes deletes the other tools' webhook configurations and stops their processes, then checks with
 server-side dry runs that exactly the intended webhooks answer (a stamped Deployment carries the tool's annotation,
-an unstamped ConfigMap is denied; with none, neither). Order of the blocks:
+an unstamped ConfigMap is denied; with none, neither). Order of the blocks (each concurrency level runs every
+mode back to back, in mirrored order, so that compared blocks ran minutes apart at most):
 
 $(printf -- '- %s\n' "${ORDER_LOG[@]}")
 
@@ -468,6 +484,14 @@ $(cat "$RESULTS/kyverno-policy.yaml")
 
 MD
   fi
+  cat <<'MD'
+How to read the figures: every admission webhook is one more round trip through another process, and on a shared
+2-core machine each hop waits for a CPU, so the latency ratios here are larger than on a machine with idle cores.
+A p99 of 600 requests is the 6th slowest request; on this machine one noisy block can move it 2-3× (see "Each
+round"). CPU time per request (below) does not grow with the machine's load and is the steadier measure of what each
+mode costs.
+
+MD
   echo "## Results"
   echo
   "$BENCH" report -in "$JSONL"

@@ -64,6 +64,7 @@ type pooled struct {
 	perRound            []roundFigures
 	webhooks            map[string]WebhookTime
 	cpu                 map[string]float64
+	errors              int
 }
 
 type roundFigures struct {
@@ -128,8 +129,11 @@ func writeReport(w io.Writer, blocks []Block) {
 		p.createMs += b.Create.WallMs
 		p.updateMs += b.Update.WallMs
 		p.rounds++
+		p.errors += b.Create.Errors + b.Update.Errors
+		// CPU above idle: what the process used minus what it burns idle over the
+		// same wall time (never below zero).
 		for name, t := range b.CPUSeconds {
-			p.cpu[name] += t
+			p.cpu[name] += math.Max(0, t-b.IdleCPUPerSecond[name]*b.MeasuredSeconds)
 		}
 		for name, t := range b.Webhooks {
 			w := p.webhooks[name]
@@ -170,7 +174,7 @@ func writeReport(w io.Writer, blocks []Block) {
 	fmt.Fprintln(w, "Client-side latency of each request; p50/p99 are nearest-rank percentiles of every request of the mode at that")
 	fmt.Fprintln(w, "concurrency (all rounds). Throughput is requests completed per second of wall time of the measured phases.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| concurrency | mode | requests | create p50 | create p99 | update p50 | update p99 | all p50 | all p99 | throughput (req/s) | loadavg (1 min) during |")
+	fmt.Fprintln(w, "| concurrency | mode | requests (failed) | create p50 | create p99 | update p50 | update p99 | all p50 | all p99 | throughput (req/s) | loadavg (1 min) during |")
 	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, c := range levels {
 		for _, m := range order {
@@ -179,8 +183,8 @@ func writeReport(w io.Writer, blocks []Block) {
 				continue
 			}
 			p := data[key{m, c}]
-			fmt.Fprintf(w, "| %d | %s | %d | %.2f ms | %.2f ms | %.2f ms | %.2f ms | **%.2f ms** | **%.2f ms** | %.0f | %.1f–%.1f |\n",
-				c, m, all.Requests, cr.P50, cr.P99, up.P50, up.P99, all.P50, all.P99, all.Throughput, p.loadMin, p.loadMax)
+			fmt.Fprintf(w, "| %d | %s | %d (%d) | %.2f ms | %.2f ms | %.2f ms | %.2f ms | **%.2f ms** | **%.2f ms** | %.0f | %.1f–%.1f |\n",
+				c, m, all.Requests, p.errors, cr.P50, cr.P99, up.P50, up.P99, all.P50, all.P99, all.Throughput, p.loadMin, p.loadMax)
 		}
 	}
 	fmt.Fprintln(w)
@@ -259,9 +263,10 @@ func writeReport(w io.Writer, blocks []Block) {
 		fmt.Fprintln(w, "### CPU time per measured request")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "CPU time (user+system, from /proc/<pid>/stat, 10 ms resolution) each process used during the measured phases,")
-		fmt.Fprintln(w, "divided by the measured requests. `manager` is kubetrail's. Unlike latency, CPU time hardly depends on the load")
-		fmt.Fprintln(w, "other work puts on the machine, so it is the steadier measure of what each mode costs. \"added\" is the total")
-		fmt.Fprintln(w, "minus that of no webhooks at the same concurrency.")
+		fmt.Fprintln(w, "less what it uses idle over the same wall time (measured for 4 s just before each block), divided by the")
+		fmt.Fprintln(w, "measured requests. `manager` is kubetrail's. Unlike latency, CPU time hardly depends on the load other work puts")
+		fmt.Fprintln(w, "on the machine, so it is the steadier measure of what each mode costs. \"added\" is the total minus that of no")
+		fmt.Fprintln(w, "webhooks at the same concurrency. Raw (not idle-corrected) figures are in the JSON below.")
 		fmt.Fprintln(w)
 		fmt.Fprint(w, "| concurrency | mode |")
 		for _, n := range names {
@@ -376,8 +381,18 @@ func writeReport(w io.Writer, blocks []Block) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "The rounds ran interleaved (see the order above); a round's figures vary with the machine's load at the time.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| concurrency | mode | round | started (UTC) | requests | all p50 | all p99 | throughput (req/s) | loadavg 1 min at end |")
-	fmt.Fprintln(w, "|---:|---|---:|---|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| concurrency | mode | round | started (UTC) | requests | all p50 | all p99 | p50 / none's p50 of the round | throughput (req/s) | loadavg 1 min at end |")
+	fmt.Fprintln(w, "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|")
+	noneP50 := map[[2]int]float64{}
+	{
+		for _, c := range levels {
+			if p := data[key{"none", c}]; p != nil {
+				for _, r := range p.perRound {
+					noneP50[[2]int{c, r.Round}] = r.All.P50
+				}
+			}
+		}
+	}
 	for _, c := range levels {
 		for _, m := range order {
 			p := data[key{m, c}]
@@ -387,7 +402,11 @@ func writeReport(w io.Writer, blocks []Block) {
 			rs := append([]roundFigures(nil), p.perRound...)
 			sort.Slice(rs, func(i, j int) bool { return rs[i].Round < rs[j].Round })
 			for _, r := range rs {
-				fmt.Fprintf(w, "| %d | %s | %d | %s | %d | %.2f ms | %.2f ms | %.0f | %.2f |\n", c, m, r.Round, r.Started, r.All.Requests, r.All.P50, r.All.P99, r.All.Throughput, r.Load1)
+				rel := "–"
+				if base, ok := noneP50[[2]int{c, r.Round}]; ok && m != "none" {
+					rel = fmt.Sprintf("%.2f×", r.All.P50/base)
+				}
+				fmt.Fprintf(w, "| %d | %s | %d | %s | %d | %.2f ms | %.2f ms | %s | %.0f | %.2f |\n", c, m, r.Round, r.Started, r.All.Requests, r.All.P50, r.All.P99, rel, r.All.Throughput, r.Load1)
 			}
 		}
 	}
@@ -406,6 +425,9 @@ func writeReport(w io.Writer, blocks []Block) {
 		ByKind      map[string]Summary     `json:"byKind"`
 		Webhooks    map[string]WebhookTime `json:"webhooks,omitempty"`
 		CPUSeconds  map[string]float64     `json:"cpuSeconds,omitempty"`
+		IdleCPU     map[string]float64     `json:"idleCpuPerSecond,omitempty"`
+		Measured    float64                `json:"measuredSeconds,omitempty"`
+		Errors      []string               `json:"errors,omitempty"`
 	}
 	var raw []rawBlock
 	for _, b := range blocks {
@@ -418,48 +440,50 @@ func writeReport(w io.Writer, blocks []Block) {
 		}
 		bk := map[string]Summary{}
 		for k, v := range byKind {
-			s := summarize(v, 0)
-			bk[k] = s
+			bk[k] = r3summary(summarize(v, 0))
+		}
+		wh := map[string]WebhookTime{}
+		for k, v := range b.Webhooks {
+			wh[k] = WebhookTime{Calls: v.Calls, Seconds: r3(v.Seconds)}
 		}
 		raw = append(raw, rawBlock{Mode: b.Mode, Round: b.Round, Concurrency: b.Concurrency, Started: b.Started.Format("2006-01-02T15:04:05Z"),
 			LoadBefore: b.LoadBefore, LoadAfter: b.LoadAfter,
-			Create: summarize(b.Create.Latencies, b.Create.WallMs), Update: summarize(b.Update.Latencies, b.Update.WallMs), ByKind: bk,
-			Webhooks: b.Webhooks, CPUSeconds: b.CPUSeconds})
+			Create: r3summary(summarize(b.Create.Latencies, b.Create.WallMs)), Update: r3summary(summarize(b.Update.Latencies, b.Update.WallMs)), ByKind: bk,
+			Webhooks: wh, CPUSeconds: r3map(b.CPUSeconds), IdleCPU: r3map(b.IdleCPUPerSecond), Measured: r3(b.MeasuredSeconds),
+			Errors: append(append([]string(nil), b.Create.ErrorSamples...), b.Update.ErrorSamples...)})
 	}
 	fmt.Fprintln(w, "### Raw figures")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "One entry per block (mode × round × concurrency), in the order they ran; latencies in ms. `byKind` splits each")
-	fmt.Fprintln(w, "block by operation and kind (its throughput field is not computed).")
+	fmt.Fprintln(w, "One line per block (mode × round × concurrency), in the order they ran; latencies in ms. `byKind` splits each")
+	fmt.Fprintln(w, "block by operation and kind (its throughput field is not computed); `webhooks` is the apiserver's time in each")
+	fmt.Fprintln(w, "webhook (calls, seconds); `cpuSeconds` the CPU time of each process over the measured phases, not idle-corrected;")
+	fmt.Fprintln(w, "`idleCpuPerSecond` its idle rate just before; `measuredSeconds` the wall time of both phases.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "```json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", " ")
-	_ = enc.Encode(roundAll(raw))
+	fmt.Fprintln(w, "[")
+	for i, b := range raw {
+		line, _ := json.Marshal(b)
+		sep := ","
+		if i == len(raw)-1 {
+			sep = ""
+		}
+		fmt.Fprintf(w, "%s%s\n", line, sep)
+	}
+	fmt.Fprintln(w, "]")
 	fmt.Fprintln(w, "```")
 }
 
-// roundAll re-encodes v with every float rounded to 3 decimals, to keep the document short.
-func roundAll(v interface{}) interface{} {
-	raw, _ := json.Marshal(v)
-	var generic interface{}
-	_ = json.Unmarshal(raw, &generic)
-	var walk func(interface{}) interface{}
-	walk = func(x interface{}) interface{} {
-		switch t := x.(type) {
-		case map[string]interface{}:
-			for k, v := range t {
-				t[k] = walk(v)
-			}
-			return t
-		case []interface{}:
-			for i, v := range t {
-				t[i] = walk(v)
-			}
-			return t
-		case float64:
-			return math.Round(t*1000) / 1000
-		}
-		return x
+// r3 rounds to 3 decimals (1 µs for milliseconds, 1 ms for seconds).
+func r3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+func r3map(m map[string]float64) map[string]float64 {
+	out := make(map[string]float64, len(m))
+	for k, v := range m {
+		out[k] = r3(v)
 	}
-	return walk(generic)
+	return out
+}
+
+func r3summary(s Summary) Summary {
+	return Summary{Requests: s.Requests, P50: r3(s.P50), P99: r3(s.P99), Mean: r3(s.Mean), Throughput: r3(s.Throughput)}
 }
