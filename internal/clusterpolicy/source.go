@@ -6,6 +6,7 @@ package clusterpolicy
 import (
 	"context"
 	"fmt"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,7 +26,8 @@ type Source struct {
 	// Cache reads TracePolicies, Namespaces, Roles and ClusterRoles.
 	Cache client.Reader
 	// Secrets reads key Secrets uncached: caching every Secret of the cluster would be
-	// a needless copy of all its credentials in the manager's memory.
+	// a needless copy of all its credentials in the manager's memory. It also answers
+	// for namespaces the cache has not seen yet.
 	Secrets client.Reader
 
 	mu       sync.Mutex
@@ -80,7 +82,13 @@ func (s *Source) Selecting(ctx context.Context, group, kind, namespace string) (
 	if namespace != "" {
 		var ns metav1.PartialObjectMetadata
 		ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-		if err := s.Cache.Get(ctx, types.NamespacedName{Name: namespace}, &ns); err != nil {
+		err := s.Cache.Get(ctx, types.NamespacedName{Name: namespace}, &ns)
+		if apierrors.IsNotFound(err) && s.Secrets != nil {
+			// A namespace created a moment ago (`kubectl create ns x && kubectl apply -n x`)
+			// may not be in the cache yet: ask the apiserver before giving up.
+			err = s.Secrets.Get(ctx, types.NamespacedName{Name: namespace}, &ns)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("reading namespace %s: %w", namespace, err)
 		}
 		nsLabels = ns.Labels
