@@ -169,23 +169,24 @@ func Verify(ctx context.Context, encoded string, want Statement, trusted []ed255
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	env, payload, signed, err := decode(encoded)
-	if err != nil {
-		return "", err
-	}
-	keyID, err := verified.lookup(encoded, trusted, func() (string, error) {
-		return verifySignature(ctx, env, payload, trusted)
+	entry, err := verified.lookup(encoded, trusted, func() (verifiedEntry, error) {
+		env, payload, signed, err := decode(encoded)
+		if err != nil {
+			return verifiedEntry{}, err
+		}
+		keyID, err := verifySignature(ctx, env, payload, trusted)
+		return verifiedEntry{keyID: keyID, signed: signed}, err
 	})
 	if err != nil {
 		return "", err
 	}
-	if err := match(signed, want.normalized()); err != nil {
+	if err := match(entry.signed, want.normalized()); err != nil {
 		return "", err
 	}
-	if now.After(signed.Expires) {
-		return "", expired(signed.Expires)
+	if now.After(entry.signed.Expires) {
+		return "", expired(entry.signed.Expires)
 	}
-	return keyID, nil
+	return entry.keyID, nil
 }
 
 // decode turns the annotation into an envelope and the statement in it, rejecting
@@ -393,7 +394,14 @@ func (s *signerVerifier) Public() crypto.PublicKey { return s.pub }
 // it; the statement match and the expiry are checked on every call.
 type verifiedCache struct {
 	mu      sync.Mutex
-	entries map[[sha256.Size]byte]string
+	entries map[[sha256.Size]byte]verifiedEntry
+}
+
+// verifiedEntry is a verified envelope: the key that verified it and the statement it
+// carries, so a hit also skips decoding.
+type verifiedEntry struct {
+	keyID  string
+	signed Statement
 }
 
 // maxVerifiedEntries bounds the cache; it starts over when full.
@@ -401,7 +409,7 @@ const maxVerifiedEntries = 4096
 
 var verified = &verifiedCache{}
 
-func (c *verifiedCache) lookup(encoded string, trusted []ed25519.PublicKey, verify func() (string, error)) (string, error) {
+func (c *verifiedCache) lookup(encoded string, trusted []ed25519.PublicKey, verify func() (verifiedEntry, error)) (verifiedEntry, error) {
 	h := sha256.New()
 	h.Write([]byte(encoded))
 	for _, k := range trusted {
@@ -411,20 +419,20 @@ func (c *verifiedCache) lookup(encoded string, trusted []ed25519.PublicKey, veri
 	var key [sha256.Size]byte
 	h.Sum(key[:0])
 	c.mu.Lock()
-	keyID, ok := c.entries[key]
+	e, ok := c.entries[key]
 	c.mu.Unlock()
 	if ok {
-		return keyID, nil
+		return e, nil
 	}
-	keyID, err := verify()
+	e, err := verify()
 	if err != nil {
-		return "", err
+		return verifiedEntry{}, err
 	}
 	c.mu.Lock()
 	if c.entries == nil || len(c.entries) >= maxVerifiedEntries {
-		c.entries = make(map[[sha256.Size]byte]string)
+		c.entries = make(map[[sha256.Size]byte]verifiedEntry)
 	}
-	c.entries[key] = keyID
+	c.entries[key] = e
 	c.mu.Unlock()
-	return keyID, nil
+	return e, nil
 }
