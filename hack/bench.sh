@@ -63,7 +63,9 @@ MD
     [[ -f $f ]] || continue
     printf '\n## %s (targets from [%s](%s); full figures and method there)\n\n' \
       "$( [[ $part == admission ]] && echo "Admission overhead through the apiserver" || echo "Controller scale")" "$(basename "$f")" "$(basename "$f")"
-    awk '/^## /{p = ($0 ~ /^## Targets/)} p && !/^## /' "$f"
+    # The report's targets table: the first table whose header starts with "| target".
+    awk '/^\| target/{p = 1} p && !/^\|/{exit} p' "$f"
   done
+  if [[ -f docs/benchmarks-shortfalls.md ]]; then cat docs/benchmarks-shortfalls.md; fi
 } >"$OUT"
 echo "[bench] wrote $OUT" >&2
