@@ -166,7 +166,7 @@ func RenderWhy(out io.Writer, a *Why, now time.Time) error {
 	// 4.
 	w.printf("\nWHAT DEPENDS ON IT\n")
 	if dep := a.WhatDependsOnIt; dep == nil {
-		w.printf("  not applicable to a %s (only ServiceAccounts, RBAC objects, ConfigMaps and Secrets have dependents)\n", t.Kind)
+		w.printf("  not applicable to %s %s (only ServiceAccounts, RBAC objects, ConfigMaps and Secrets have dependents)\n", article(t.Kind), t.Kind)
 		if a.RunsAs != "" {
 			w.printf("  it runs as ServiceAccount %s/%s: kubectl trail why serviceaccount/%s -n %s\n", t.Namespace, a.RunsAs, a.RunsAs, t.Namespace)
 		}
@@ -349,4 +349,12 @@ func (e *errWriter) printf(format string, args ...interface{}) {
 
 func (e *errWriter) kv(k, v string) {
 	e.printf("  %-13s %s\n", k, v)
+}
+
+// article is "an" before a kind that starts with a vowel (an Ingress), else "a".
+func article(kind string) string {
+	if kind != "" && strings.ContainsRune("AEIOU", rune(kind[0])) {
+		return "an"
+	}
+	return "a"
 }

@@ -449,3 +449,11 @@ func TestSubmitterTrust(t *testing.T) {
 		}
 	}
 }
+
+func TestArticle(t *testing.T) {
+	for kind, want := range map[string]string{"Ingress": "an", "Deployment": "a", "": "a"} {
+		if got := article(kind); got != want {
+			t.Errorf("article(%q) = %q, want %q", kind, got, want)
+		}
+	}
+}
