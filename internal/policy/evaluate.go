@@ -285,42 +285,29 @@ func signatureHint(err error) string {
 	}
 }
 
+// provenanceFields maps each field a policy can require to its annotation and to what
+// a pipeline should put there, for the denial's hint.
+var provenanceFields = map[v1alpha1.ProvenanceField]struct{ key, what string }{
+	v1alpha1.FieldCommit:      {provenance.CommitKey, "the full 40-hex commit SHA"},
+	v1alpha1.FieldRepository:  {provenance.RepositoryKey, "the repository URL"},
+	v1alpha1.FieldPullRequest: {provenance.PullRequestKey, "the pull request number or URL"},
+	v1alpha1.FieldPipelineRun: {provenance.PipelineRunKey, "the pipeline run URL or id"},
+	v1alpha1.FieldApprover:    {provenance.ApproverKey, "the approvers, comma-separated"},
+	v1alpha1.FieldActor:       {provenance.ActorKey, "human, pipeline or agent"},
+	v1alpha1.FieldSource:      {provenance.SourceKey, "code, ci-variable or generated:<tool>"},
+	v1alpha1.FieldPath:        {provenance.PathKey, "the manifest's path in the repository"},
+	v1alpha1.FieldSignature:   {provenance.SignatureKey, "a signature by a trusted key"},
+}
+
 func annotationKey(f v1alpha1.ProvenanceField) string {
-	switch f {
-	case v1alpha1.FieldCommit:
-		return provenance.CommitKey
-	case v1alpha1.FieldRepository:
-		return provenance.RepositoryKey
-	case v1alpha1.FieldPullRequest:
-		return provenance.PullRequestKey
-	case v1alpha1.FieldPipelineRun:
-		return provenance.PipelineRunKey
-	case v1alpha1.FieldApprover:
-		return provenance.ApproverKey
-	case v1alpha1.FieldActor:
-		return provenance.ActorKey
-	case v1alpha1.FieldSource:
-		return provenance.SourceKey
-	case v1alpha1.FieldPath:
-		return provenance.PathKey
-	case v1alpha1.FieldSignature:
-		return provenance.SignatureKey
+	if pf, ok := provenanceFields[f]; ok {
+		return pf.key
 	}
 	return provenance.Prefix + string(f)
 }
 
 func requiredHint(f v1alpha1.ProvenanceField) string {
-	what := map[v1alpha1.ProvenanceField]string{
-		v1alpha1.FieldCommit:      "the full 40-hex commit SHA",
-		v1alpha1.FieldRepository:  "the repository URL",
-		v1alpha1.FieldPullRequest: "the pull request number or URL",
-		v1alpha1.FieldPipelineRun: "the pipeline run URL or id",
-		v1alpha1.FieldApprover:    "the approvers, comma-separated",
-		v1alpha1.FieldActor:       "human, pipeline or agent",
-		v1alpha1.FieldSource:      "code, ci-variable or generated:<tool>",
-		v1alpha1.FieldPath:        "the manifest's path in the repository",
-	}[f]
-	return fmt.Sprintf("add %s with %s; `kubectl trail stamp` does this in a pipeline", annotationKey(f), what)
+	return fmt.Sprintf("add %s with %s; `kubectl trail stamp` does this in a pipeline", annotationKey(f), provenanceFields[f].what)
 }
 
 func annotationsOf(obj map[string]interface{}) map[string]string {
