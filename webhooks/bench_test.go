@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -11,9 +12,15 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -46,9 +53,14 @@ func BenchmarkAdmission(b *testing.B) {
 			SecretLiterals: v1alpha1.ActionDeny,
 		},
 	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"kubernetes.io/metadata.name": "shop"}}}
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(pol, ns).Build()
-	policies := &clusterpolicy.Source{Cache: c, Secrets: c}
+	ns := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"kubernetes.io/metadata.name": "shop"}}}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	// Policies and namespaces are read as the manager reads them: from informer caches.
+	// Key Secrets (none here) go to the apiserver, a fake client.
+	informers := newInformerCache(scheme)
+	informers.add(b, pol)
+	informers.add(b, ns)
+	policies := &clusterpolicy.Source{Cache: informers, Secrets: fake.NewClientBuilder().WithScheme(scheme).Build()}
 	stamper := &Stamper{Policies: policies}
 	enforcer := &Enforcer{Policies: policies}
 	if err := secretscan.Load(); err != nil {
@@ -104,6 +116,98 @@ func BenchmarkAdmission(b *testing.B) {
 			b.Fatal("denied")
 		}
 	}
+}
+
+// informerCache reads the way the manager's cache does (controller-runtime's
+// CacheReader over client-go indexers, which the package keeps internal): Get returns
+// a deep copy of the stored object, List with client.UnsafeDisableDeepCopy the stored
+// objects themselves. A fake client would instead round-trip every object through
+// JSON on each read, a cost the webhook does not have in a cluster.
+type informerCache struct {
+	scheme *runtime.Scheme
+	stores map[schema.GroupVersionKind]toolscache.Indexer
+}
+
+var _ client.Reader = &informerCache{}
+
+func newInformerCache(scheme *runtime.Scheme) *informerCache {
+	return &informerCache{scheme: scheme, stores: map[schema.GroupVersionKind]toolscache.Indexer{}}
+}
+
+func (c *informerCache) gvk(obj runtime.Object) (schema.GroupVersionKind, error) {
+	switch obj.(type) {
+	case *metav1.PartialObjectMetadata, *metav1.PartialObjectMetadataList:
+		return obj.GetObjectKind().GroupVersionKind(), nil
+	}
+	return apiutil.GVKForObject(obj, c.scheme)
+}
+
+func (c *informerCache) add(b *testing.B, obj client.Object) {
+	gvk, err := c.gvk(obj)
+	if err != nil {
+		b.Fatal(err)
+	}
+	store := c.stores[gvk]
+	if store == nil {
+		store = toolscache.NewIndexer(toolscache.MetaNamespaceKeyFunc, toolscache.Indexers{toolscache.NamespaceIndex: toolscache.MetaNamespaceIndexFunc})
+		c.stores[gvk] = store
+	}
+	if err := store.Add(obj); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func (c *informerCache) Get(_ context.Context, key client.ObjectKey, out client.Object, _ ...client.GetOption) error {
+	gvk, err := c.gvk(out)
+	if err != nil {
+		return err
+	}
+	storeKey := key.Name
+	if key.Namespace != "" {
+		storeKey = key.Namespace + "/" + key.Name
+	}
+	var item interface{}
+	exists := false
+	if store := c.stores[gvk]; store != nil {
+		if item, exists, err = store.GetByKey(storeKey); err != nil {
+			return err
+		}
+	}
+	if !exists {
+		return apierrors.NewNotFound(schema.GroupResource{Group: gvk.Group, Resource: gvk.Kind}, key.Name)
+	}
+	obj := item.(runtime.Object).DeepCopyObject()
+	outVal, objVal := reflect.ValueOf(out), reflect.ValueOf(obj)
+	if !objVal.Type().AssignableTo(outVal.Type()) {
+		return fmt.Errorf("cache had type %s, but %s was asked for", objVal.Type(), outVal.Type())
+	}
+	reflect.Indirect(outVal).Set(reflect.Indirect(objVal))
+	out.GetObjectKind().SetGroupVersionKind(gvk)
+	return nil
+}
+
+func (c *informerCache) List(_ context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	var o client.ListOptions
+	o.ApplyOptions(opts)
+	gvk, err := c.gvk(list)
+	if err != nil {
+		return err
+	}
+	gvk.Kind = strings.TrimSuffix(gvk.Kind, "List")
+	var items []interface{}
+	if store := c.stores[gvk]; store != nil {
+		items = store.List()
+	}
+	objs := make([]runtime.Object, 0, len(items))
+	for _, item := range items {
+		obj := item.(runtime.Object)
+		if o.UnsafeDisableDeepCopy == nil || !*o.UnsafeDisableDeepCopy {
+			obj = obj.DeepCopyObject()
+			obj.GetObjectKind().SetGroupVersionKind(gvk)
+		}
+		objs = append(objs, obj)
+	}
+	return apimeta.SetList(list, objs)
 }
 
 func applyPatches(b *testing.B, obj map[string]interface{}, resp admission.Response) {
