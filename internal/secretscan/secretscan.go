@@ -57,22 +57,28 @@ func Redact(value string) string {
 
 var (
 	detectorOnce sync.Once
-	detector     *detect.Detector
-	detectorErr  error
+	// detector decodes encoded segments (maxDecodeDepth); plainDetector does not, for
+	// values in which gitleaks' decoder would find nothing to decode anyway.
+	detector, plainDetector *detect.Detector
+	detectorErr             error
 )
 
 // Load loads gitleaks' default rules, once. Scan calls it; call it at startup to fail
 // fast instead, since Scan cannot report that the rules did not load (it then finds
 // nothing).
 func Load() error {
-	detectorOnce.Do(func() { detector, detectorErr = newDetector() })
+	detectorOnce.Do(func() {
+		if detector, detectorErr = newDetector(maxDecodeDepth); detectorErr == nil {
+			plainDetector, detectorErr = newDetector(0)
+		}
+	})
 	return detectorErr
 }
 
 // newDetector does what detect.NewDetectorDefaultConfig does, but on a private viper
 // instance: that function configures the process-wide viper, which kubetrail's own
 // command-line configuration may be using.
-func newDetector() (d *detect.Detector, err error) {
+func newDetector(decodeDepth int) (d *detect.Detector, err error) {
 	defer func() {
 		// gitleaks compiles its rules with MustCompile; a bad rule in a future version
 		// must not take the webhook down.
@@ -97,7 +103,7 @@ func newDetector() (d *detect.Detector, err error) {
 	// gitleaks skips fragments at that path; ours have no path at all.
 	cfg.Path = ""
 	d = detect.NewDetector(cfg)
-	d.MaxDecodeDepth = maxDecodeDepth
+	d.MaxDecodeDepth = decodeDepth
 	return d, nil
 }
 
@@ -131,10 +137,29 @@ func Scan(obj map[string]interface{}) []Finding {
 	if len(targets) == 0 || Load() != nil {
 		return nil
 	}
-	findings := scanTargets(detector, targets)
-	// One finding per (location, rule): the value is scanned twice, and an env var
-	// may be listed twice under one name. The fingerprint only breaks ties so that
-	// which duplicate survives does not depend on map order.
+	// gitleaks looks for encoded segments (base64, hex, percent and unicode escapes)
+	// with one regular expression over the whole text before each decoding pass, and
+	// in BenchmarkAdmission that search cost almost as much as all the rules did.
+	// Most values (paths, hosts, numbers, short flags) cannot hold a segment: they are
+	// scanned without decoding, the others with it. For a value without a segment the
+	// decoding passes find nothing, so each value gets the findings it would get from
+	// one scan of everything with decoding on (TestSplitScanMatchesDecodingScan).
+	var plain, encoded []target
+	for _, t := range targets {
+		if mayHoldEncoded(t.value) || mayHoldEncoded(t.context) {
+			encoded = append(encoded, t)
+		} else {
+			plain = append(plain, t)
+		}
+	}
+	return unique(append(scanTargets(plainDetector, plain), scanTargets(detector, encoded)...))
+}
+
+// unique keeps one finding per (location, rule), sorted by location and rule: the
+// value is scanned twice, and an env var may be listed twice under one name. The
+// fingerprint only breaks ties so that which duplicate survives does not depend on
+// map order.
+func unique(findings []Finding) []Finding {
 	slices.SortFunc(findings, func(a, b Finding) int {
 		return cmp.Or(cmp.Compare(a.Location, b.Location), cmp.Compare(a.RuleID, b.RuleID), cmp.Compare(a.Fingerprint, b.Fingerprint))
 	})
@@ -150,6 +175,9 @@ func Scan(obj map[string]interface{}) []Finding {
 // A finding is mapped back to its value by line; blank lines keep values apart so
 // that no rule matches across two of them.
 func scanTargets(d *detect.Detector, targets []target) []Finding {
+	if len(targets) == 0 {
+		return nil
+	}
 	type span struct{ first, last int }
 	spans := make([]span, len(targets))
 	var b strings.Builder
@@ -189,6 +217,48 @@ func scanTargets(d *detect.Detector, targets []target) []Finding {
 		})
 	}
 	return out
+}
+
+// mayHoldEncoded reports whether gitleaks' decoder could find an encoded segment in s,
+// erring on the side of yes. Its segments (detect/codec/encodings.go) are
+//
+//	percent  %[0-9A-Fa-f]{2}(?:.*%[0-9A-Fa-f]{2})?
+//	unicode  (?:U\+[a-fA-F0-9]{4}(?:\s|$))+ or (?i)(?:\\{1,2}u[a-fA-F0-9]{4})+
+//	hex      [0-9A-Fa-f]{32,}
+//	base64   [\w\/+-]{16,}={0,2}
+//
+// and every one of them needs, in ASCII, a "%" before two hex digits, a "U+", a
+// backslash before "u" or "U", or a run of 16 characters from [A-Za-z0-9_/+-] (which
+// any 32 hex digits are too).
+func mayHoldEncoded(s string) bool {
+	run := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '/' || c == '+' || c == '-':
+			if run++; run >= 16 {
+				return true
+			}
+			if c == '+' && i > 0 && s[i-1] == 'U' {
+				return true
+			}
+			continue
+		case c == '%':
+			if i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+				return true
+			}
+		case c == '\\':
+			if i+1 < len(s) && (s[i+1] == 'u' || s[i+1] == 'U') {
+				return true
+			}
+		}
+		run = 0
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 // podSpecTargets lists the literal env values, args and commands of every container.

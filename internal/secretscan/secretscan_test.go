@@ -4,9 +4,12 @@ import (
 	"encoding/base64"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/kubetrail/kubetrail/internal/workload"
 )
 
 // Test credentials are assembled at run time so that gitleaks (or GitHub push
@@ -332,5 +335,78 @@ func TestScanConcurrent(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Errorf("concurrent Scan() =\n%s\nwant\n%s", e, dump(want))
+	}
+}
+
+// gitleaks' encoded-segment pattern (detect/codec/encodings.go, v8.30.1): whatever it
+// matches, mayHoldEncoded must say yes to, or a value would skip decoding it needs.
+var encodedSegment = regexp.MustCompile(`(?P<percent>%[0-9A-Fa-f]{2}(?:.*%[0-9A-Fa-f]{2})?)|` +
+	`(?P<unicode>(?:(?:U\+[a-fA-F0-9]{4}(?:\s|$))+|(?i)(?:\\{1,2}u[a-fA-F0-9]{4})+))|` +
+	`(?P<hex>[0-9A-Fa-f]{32,})|(?P<base64>[\w\/+-]{16,}={0,2})`)
+
+func TestMayHoldEncoded(t *testing.T) {
+	for s, want := range map[string]bool{
+		"":                        false,
+		"info":                    false,
+		"8080":                    false,
+		"db.shop.svc":             false,
+		"--listen=:8080":          false,
+		"checkout-v2,search":      false,
+		"https://github.com/acme": false,
+		"/etc/envoy/envoy.yaml":   true, // "/etc/envoy/envoy" could be base64
+		"abcdefghijklmno":         false,
+		"abcdefghijklmnop":        true,
+		"a%2Fb":                   true,
+		"100%":                    false,
+		"50%z1":                   false,
+		`\u0041`:                  true,
+		`\U0041`:                  true,
+		"U+0041":                  true,
+		base64.StdEncoding.EncodeToString([]byte("token: x")):        false, // 12 characters: too short for gitleaks too
+		base64.StdEncoding.EncodeToString([]byte("token: abcdefgh")): true,
+	} {
+		if got := mayHoldEncoded(s); got != want {
+			t.Errorf("mayHoldEncoded(%q) = %v, want %v", s, got, want)
+		}
+		if encodedSegment.MatchString(s) && !mayHoldEncoded(s) {
+			t.Errorf("gitleaks finds an encoded segment in %q but mayHoldEncoded does not", s)
+		}
+	}
+}
+
+func FuzzMayHoldEncoded(f *testing.F) {
+	for _, s := range []string{"a%2Fb", `\u0041`, "U+0041 U+0042", "0123456789abcdef0123456789abcdef", "a/b+c-d_e/f+g-h_", "é%C3%A9"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if encodedSegment.MatchString(s) && !mayHoldEncoded(s) {
+			t.Errorf("gitleaks finds an encoded segment in %q but mayHoldEncoded does not", s)
+		}
+	})
+}
+
+// Scanning values without a possible encoded segment without decoding finds what one
+// scan of all values with decoding finds.
+func TestSplitScanMatchesDecodingScan(t *testing.T) {
+	if err := Load(); err != nil {
+		t.Fatal(err)
+	}
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	var env []interface{}
+	for i, v := range append(append([]string{}, allSecrets...), "info", "8080", "/etc/app/config.yaml", b64("token: "+githubPAT),
+		b64(b64("password="+dbPassword)), "%67%68%70%5F"+githubPAT[4:], fmt.Sprintf("%x", "secret="+stripeKey), "plain words only") {
+		env = append(env, envVar(fmt.Sprintf("VAR_%d", i), v), envVar([]string{"DB_PASSWORD", "API_TOKEN", "GITHUB_TOKEN"}[i%3], v))
+	}
+	obj := deployment(map[string]interface{}{"containers": list(
+		container("app", map[string]interface{}{"env": env, "args": list("--token", githubPAT, "--password", dbPassword, "-c", "/etc/envoy/envoy.yaml")}),
+		container("sidecar", map[string]interface{}{"command": list("sh", "-c", "curl -H 'Authorization: token "+githubPAT+"' https://api.github.com")}),
+	)})
+	targets := podSpecTargets("Deployment", workload.PodSpec(obj))
+	want := unique(scanTargets(detector, targets))
+	if len(want) < len(allSecrets) {
+		t.Fatalf("the decoding scan found only %d credentials:\n%s", len(want), dump(want))
+	}
+	if got := Scan(obj); !reflect.DeepEqual(got, want) {
+		t.Errorf("Scan() =\n%s\nwant (one scan with decoding)\n%s", dump(got), dump(want))
 	}
 }
