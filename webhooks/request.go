@@ -1,7 +1,6 @@
 package webhooks
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -64,8 +63,8 @@ func decodeObject(raw []byte) (map[string]interface{}, error) {
 	if len(raw) > maxObjectBytes {
 		return nil, fmt.Errorf("object of %d bytes is larger than the %d kubetrail admits", len(raw), maxObjectBytes)
 	}
-	var obj map[string]interface{}
-	if err := json.Unmarshal(raw, &obj); err != nil {
+	obj, err := unmarshalObject(raw)
+	if err != nil {
 		return nil, err
 	}
 	if obj == nil {
