@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Prefix starts every digest; it names the hash so that the format can change
@@ -18,17 +19,39 @@ const Prefix = "sha256:"
 // starting with "/", a bad "~" escape, or "") is an error. In lists keyed by name
 // (see KeyedByName) a token may be the entry's name as well as its index.
 func Of(obj map[string]interface{}, ignore []string) (string, error) {
-	b, err := Canonical(obj, ignore)
+	buf := buffers.Get().(*[]byte)
+	defer buffers.Put(buf)
+	b, err := appendCanonical((*buf)[:0], obj, ignore)
 	if err != nil {
 		return "", err
 	}
+	*buf = b
 	sum := sha256.Sum256(b)
-	return Prefix + hex.EncodeToString(sum[:]), nil
+	var out [len(Prefix) + 2*sha256.Size]byte
+	copy(out[:], Prefix)
+	hex.Encode(out[len(Prefix):], sum[:])
+	return string(out[:]), nil
 }
+
+// buffers keeps the canonical JSON buffers of Of, which are only hashed.
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // Canonical returns the canonical JSON of obj's tracked content, the bytes Of
 // hashes. It is there to be shown when two digests differ unexpectedly.
 func Canonical(obj map[string]interface{}, ignore []string) ([]byte, error) {
+	return appendCanonical(make([]byte, 0, 1024), obj, ignore)
+}
+
+func appendCanonical(b []byte, obj map[string]interface{}, ignore []string) ([]byte, error) {
+	if out, ok := appendTrackedDirect(b, obj, ignore); ok {
+		return out, nil
+	}
+	return appendCanonicalGeneral(b, obj, ignore)
+}
+
+// appendCanonicalGeneral builds the tracked content as a normalized copy, removes the
+// ignored paths from it and encodes it.
+func appendCanonicalGeneral(b []byte, obj map[string]interface{}, ignore []string) ([]byte, error) {
 	paths := make([][]string, 0, len(ignore))
 	for _, p := range ignore {
 		toks, err := ParsePointer(p)
@@ -41,7 +64,7 @@ func Canonical(obj map[string]interface{}, ignore []string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return appendValue(make([]byte, 0, 1024), content), nil
+	return appendValue(b, content), nil
 }
 
 // TrackedContent returns a deep copy of obj's tracked content, the value Canonical
