@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/viper"
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
+	"github.com/zricethezav/gitleaks/v8/detect/codec"
 
 	"github.com/kubetrail/kubetrail/internal/workload"
 )
@@ -57,10 +58,11 @@ func Redact(value string) string {
 
 var (
 	detectorOnce sync.Once
-	// detector decodes encoded segments (maxDecodeDepth); plainDetector does not, for
-	// values in which gitleaks' decoder would find nothing to decode anyway.
-	detector, plainDetector *detect.Detector
-	detectorErr             error
+	// detector has all the rules and decodes encoded segments (maxDecodeDepth).
+	detector *detect.Detector
+	// plainRules scans values in which gitleaks' decoder finds nothing to decode.
+	plainRules  *ruleSets
+	detectorErr error
 )
 
 // Load loads gitleaks' default rules, once. Scan calls it; call it at startup to fail
@@ -69,7 +71,7 @@ var (
 func Load() error {
 	detectorOnce.Do(func() {
 		if detector, detectorErr = newDetector(maxDecodeDepth); detectorErr == nil {
-			plainDetector, detectorErr = newDetector(0)
+			plainRules = newRuleSets(detector.Config)
 		}
 	})
 	return detectorErr
@@ -140,19 +142,36 @@ func Scan(obj map[string]interface{}) []Finding {
 	// gitleaks looks for encoded segments (base64, hex, percent and unicode escapes)
 	// with one regular expression over the whole text before each decoding pass, and
 	// in BenchmarkAdmission that search cost almost as much as all the rules did.
-	// Most values (paths, hosts, numbers, short flags) cannot hold a segment: they are
-	// scanned without decoding, the others with it. For a value without a segment the
-	// decoding passes find nothing, so each value gets the findings it would get from
-	// one scan of everything with decoding on (TestSplitScanMatchesDecodingScan).
+	// Most values (paths, hosts, numbers, flags) hold no segment gitleaks' decoder
+	// would decode: they are scanned without decoding passes, which find nothing in
+	// them, and the others with. Each value gets the findings it would get from one
+	// scan of everything with decoding on (TestSplitScanMatchesDecodingScan).
 	var plain, encoded []target
 	for _, t := range targets {
-		if mayHoldEncoded(t.value) || mayHoldEncoded(t.context) {
+		if hasEncodedSegment(t) {
 			encoded = append(encoded, t)
 		} else {
 			plain = append(plain, t)
 		}
 	}
-	return unique(append(scanTargets(plainDetector, plain), scanTargets(detector, encoded)...))
+	return unique(append(scanTargets(plain, plainRules.detectorFor), scanTargets(encoded, always(detector))...))
+}
+
+// hasEncodedSegment reports whether gitleaks' decoder finds a segment to decode in
+// t's lines of the scanned text. Segments never span the blank line between two
+// values, so a value's segments are the same alone as amid the others.
+func hasEncodedSegment(t target) bool {
+	if !mayHoldEncoded(t.value) && !mayHoldEncoded(t.context) {
+		return false
+	}
+	var b strings.Builder
+	writeTarget(&b, t)
+	_, segments := codec.NewDecoder().Decode(b.String(), nil)
+	return len(segments) > 0
+}
+
+func always(d *detect.Detector) func(string) *detect.Detector {
+	return func(string) *detect.Detector { return d }
 }
 
 // unique keeps one finding per (location, rule), sorted by location and rule: the
@@ -174,7 +193,7 @@ func unique(findings []Finding) []Finding {
 // BenchmarkAdmission: about 190 µs for 12 env values with a call per value and name).
 // A finding is mapped back to its value by line; blank lines keep values apart so
 // that no rule matches across two of them.
-func scanTargets(d *detect.Detector, targets []target) []Finding {
+func scanTargets(targets []target, detectorFor func(text string) *detect.Detector) []Finding {
 	if len(targets) == 0 {
 		return nil
 	}
@@ -184,20 +203,14 @@ func scanTargets(d *detect.Detector, targets []target) []Finding {
 	line := 0
 	for i, t := range targets {
 		spans[i].first = line
-		for _, text := range []string{t.value, t.context} {
-			if text == "" {
-				continue
-			}
-			b.WriteString(text)
-			b.WriteString("\n")
-			line += strings.Count(text, "\n") + 1
-		}
+		line += writeTarget(&b, t)
 		spans[i].last = line - 1
 		b.WriteString("\n")
 		line++
 	}
+	text := b.String()
 	var out []Finding
-	for _, m := range d.DetectString(b.String()) {
+	for _, m := range detectorFor(text).DetectString(text) {
 		i := sort.Search(len(spans), func(i int) bool { return spans[i].last >= m.StartLine })
 		if i == len(spans) || m.StartLine < spans[i].first {
 			continue // on a separator line: cannot happen for a real match
@@ -217,6 +230,21 @@ func scanTargets(d *detect.Detector, targets []target) []Finding {
 		})
 	}
 	return out
+}
+
+// writeTarget writes t's value, and its value with its name, a line each, and
+// returns the number of lines written.
+func writeTarget(b *strings.Builder, t target) int {
+	lines := 0
+	for _, text := range []string{t.value, t.context} {
+		if text == "" {
+			continue
+		}
+		b.WriteString(text)
+		b.WriteString("\n")
+		lines += strings.Count(text, "\n") + 1
+	}
+	return lines
 }
 
 // mayHoldEncoded reports whether gitleaks' decoder could find an encoded segment in s,

@@ -3,11 +3,15 @@ package secretscan
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/zricethezav/gitleaks/v8/report"
 
 	"github.com/kubetrail/kubetrail/internal/workload"
 )
@@ -402,11 +406,58 @@ func TestSplitScanMatchesDecodingScan(t *testing.T) {
 		container("sidecar", map[string]interface{}{"command": list("sh", "-c", "curl -H 'Authorization: token "+githubPAT+"' https://api.github.com")}),
 	)})
 	targets := podSpecTargets("Deployment", workload.PodSpec(obj))
-	want := unique(scanTargets(detector, targets))
+	want := unique(scanTargets(targets, always(detector)))
 	if len(want) < len(allSecrets) {
 		t.Fatalf("the decoding scan found only %d credentials:\n%s", len(want), dump(want))
 	}
 	if got := Scan(obj); !reflect.DeepEqual(got, want) {
 		t.Errorf("Scan() =\n%s\nwant (one scan with decoding)\n%s", dump(got), dump(want))
+	}
+}
+
+// A detector restricted to the rules whose keywords occur in a text finds in it what
+// the full rule set finds.
+func TestRuleSetsFindWhatAllRulesFind(t *testing.T) {
+	if err := Load(); err != nil {
+		t.Fatal(err)
+	}
+	full, err := newDetector(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{
+		"", "info\nLOG_LEVEL=info\n\n8080\nPORT=8080\n", "/etc/envoy/envoy.yaml\n-c=/etc/envoy/envoy.yaml\n",
+		"PASSWORD=" + dbPassword + "\nAPI_KEY=" + dbPassword + "\nToKeN: " + dbPassword + "\n",
+		"curl -H 'Authorization: token " + githubPAT + "' https://api.github.com\n",
+		"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7yn3bRHQ5FHMQ5ufH\n-----END RSA PRIVATE KEY-----\n",
+		strings.Join(allSecrets, "\n\n") + "\n", "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY9\n",
+	}
+	// Every keyword of every rule, next to a plausible value.
+	for k := range detector.Config.Keywords {
+		texts = append(texts, k+"="+dbPassword+"\n"+strings.ToUpper(k)+"_"+githubPAT[4:]+"\n")
+	}
+	norm := func(fs []report.Finding) []string {
+		var out []string
+		for _, f := range fs {
+			out = append(out, fmt.Sprintf("%s %d:%d-%d:%d %s", f.RuleID, f.StartLine, f.StartColumn, f.EndLine, f.EndColumn, Redact(f.Secret)))
+		}
+		slices.Sort(out)
+		return out
+	}
+	nFound := 0
+	for _, text := range texts {
+		d := plainRules.detectorFor(text)
+		if len(full.DetectString(text)) > 0 {
+			nFound++
+		}
+		if got, want := norm(d.DetectString(text)), norm(full.DetectString(text)); !slices.Equal(got, want) {
+			t.Errorf("on %q the rules %v found\n%v\nall rules found\n%v", text, slices.Sorted(maps.Keys(d.Config.Rules)), got, want)
+		}
+	}
+	if nFound < 10 {
+		t.Errorf("only %d of %d texts have findings: the comparison proves little", nFound, len(texts))
+	}
+	if d := plainRules.detectorFor(texts[1]); len(d.Config.Rules) > 2 {
+		t.Errorf("a text without keywords gets %d rules, want only those without keywords", len(d.Config.Rules))
 	}
 }

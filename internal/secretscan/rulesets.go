@@ -1,0 +1,113 @@
+package secretscan
+
+import (
+	"slices"
+	"strings"
+	"sync"
+
+	ahocorasick "github.com/BobuSumisu/aho-corasick"
+	"github.com/zricethezav/gitleaks/v8/config"
+	"github.com/zricethezav/gitleaks/v8/detect"
+)
+
+// ruleSets hands out gitleaks detectors, without decoding passes, that hold only the
+// rules gitleaks would run on a given text.
+//
+// For each text gitleaks finds which rule keywords occur in it (an Aho-Corasick
+// search of the lowercased text) and then walks all of its 222 default rules to run
+// those with a keyword found, or with no keywords at all. That walk was most of the
+// cost of scanning a pod template, where few keywords ever occur. Here the keywords
+// are found the same way (the same library, over the same keyword set) and mapped to
+// their rules through an index, and the text is scanned by a detector made of just
+// those rules: gitleaks runs the same rules on it, so it finds the same things.
+// Detectors are kept per rule set.
+//
+// Without decoding only: a decoding pass can reveal keywords the text did not show.
+type ruleSets struct {
+	cfg      config.Config
+	trie     *ahocorasick.Trie
+	keywords []string            // by trie pattern number
+	rulesOf  map[string][]string // keyword -> IDs of the rules that have it
+	always   []string            // IDs of the rules without keywords
+
+	mu        sync.Mutex
+	detectors map[string]*detect.Detector
+}
+
+// maxRuleSets bounds the detectors kept; the cache starts over when full.
+const maxRuleSets = 256
+
+func newRuleSets(cfg config.Config) *ruleSets {
+	s := &ruleSets{cfg: cfg, rulesOf: map[string][]string{}, detectors: map[string]*detect.Detector{}}
+	for k := range cfg.Keywords {
+		s.keywords = append(s.keywords, k)
+	}
+	slices.Sort(s.keywords)
+	s.trie = ahocorasick.NewTrieBuilder().AddStrings(s.keywords).Build()
+	for _, id := range sortedRuleIDs(cfg) {
+		r := cfg.Rules[id]
+		if len(r.Keywords) == 0 {
+			s.always = append(s.always, id)
+		}
+		for _, k := range r.Keywords {
+			// gitleaks looks rules up by strings.ToLower(keyword).
+			k = strings.ToLower(k)
+			if !slices.Contains(s.rulesOf[k], id) {
+				s.rulesOf[k] = append(s.rulesOf[k], id)
+			}
+		}
+	}
+	return s
+}
+
+func sortedRuleIDs(cfg config.Config) []string {
+	ids := make([]string, 0, len(cfg.Rules))
+	for id := range cfg.Rules {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// detectorFor returns a detector with the rules gitleaks would run on text.
+func (s *ruleSets) detectorFor(text string) *detect.Detector {
+	// As gitleaks: the keywords found in the lowercased text.
+	lower := strings.ToLower(text)
+	found := make([]bool, len(s.keywords))
+	ids := append([]string(nil), s.always...)
+	s.trie.Walk([]byte(lower), func(_, _, pattern int64) bool {
+		if !found[pattern] {
+			found[pattern] = true
+			ids = append(ids, s.rulesOf[s.keywords[pattern]]...)
+		}
+		return true
+	})
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	key := strings.Join(ids, "\x00")
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d, ok := s.detectors[key]; ok {
+		return d
+	}
+	cfg := s.cfg
+	cfg.Rules = make(map[string]config.Rule, len(ids))
+	cfg.Keywords = map[string]struct{}{}
+	cfg.OrderedRules = nil
+	for _, id := range ids {
+		r := s.cfg.Rules[id]
+		cfg.Rules[id] = r
+		cfg.OrderedRules = append(cfg.OrderedRules, id)
+		for _, k := range r.Keywords {
+			cfg.Keywords[strings.ToLower(k)] = struct{}{}
+		}
+	}
+	d := detect.NewDetector(cfg)
+	d.MaxDecodeDepth = 0
+	if len(s.detectors) >= maxRuleSets {
+		s.detectors = map[string]*detect.Detector{}
+	}
+	s.detectors[key] = d
+	return d
+}
