@@ -6,11 +6,13 @@ package clusterpolicy
 import (
 	"context"
 	"fmt"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"slices"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -32,6 +34,10 @@ type Source struct {
 
 	mu       sync.Mutex
 	compiled map[string]*compiledEntry
+	// all is what All returned last, sorted by name; valid while the listed policies
+	// are still the compiled ones.
+	all      []*policy.Compiled
+	allValid bool
 }
 
 type compiledEntry struct {
@@ -39,7 +45,13 @@ type compiledEntry struct {
 	policy          *policy.Compiled
 }
 
-// All returns every TracePolicy, compiled.
+// All returns every TracePolicy, compiled, sorted by name. The slice is shared:
+// callers must not modify it.
+//
+// Both admission webhooks call it on every request. Listing from the cache is cheap
+// (no copies); what is kept across requests is the compiled form (selectors, keys,
+// change windows), per policy resourceVersion, and while no policy changed the very
+// slice returned before, so a request costs no compiling and no allocation here.
 func (s *Source) All(ctx context.Context) ([]*policy.Compiled, error) {
 	var list v1alpha1.TracePolicyList
 	// Read-only use: no need for the cache to deep-copy every policy per request.
@@ -48,6 +60,9 @@ func (s *Source) All(ctx context.Context) ([]*policy.Compiled, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.allValid && s.unchanged(list.Items) {
+		return s.all, nil
+	}
 	if s.compiled == nil {
 		s.compiled = map[string]*compiledEntry{}
 	}
@@ -68,7 +83,26 @@ func (s *Source) All(ctx context.Context) ([]*policy.Compiled, error) {
 			delete(s.compiled, name)
 		}
 	}
+	// The cache lists in no particular order; a denial names its policies in this one.
+	slices.SortFunc(out, func(a, b *policy.Compiled) int { return strings.Compare(a.Name, b.Name) })
+	s.all, s.allValid = out, true
 	return out, nil
+}
+
+// unchanged reports whether items are exactly the compiled policies, at the same
+// resourceVersions. Names are unique, so equal counts and every item found make the
+// two sets equal.
+func (s *Source) unchanged(items []v1alpha1.TracePolicy) bool {
+	if len(items) != len(s.compiled) {
+		return false
+	}
+	for i := range items {
+		e := s.compiled[items[i].Name]
+		if e == nil || e.resourceVersion != items[i].ResourceVersion {
+			return false
+		}
+	}
+	return true
 }
 
 // Selecting returns the policies that select an object of group/kind in namespace
@@ -105,7 +139,7 @@ func (s *Source) Selecting(ctx context.Context, group, kind, namespace string) (
 // InvalidateSecrets drops compiled policies so keys in Secrets are read again.
 func (s *Source) InvalidateSecrets() {
 	s.mu.Lock()
-	s.compiled = nil
+	s.compiled, s.all, s.allValid = nil, nil, false
 	s.mu.Unlock()
 }
 

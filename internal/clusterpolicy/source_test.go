@@ -2,15 +2,18 @@ package clusterpolicy
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/kubetrail/kubetrail/api/v1alpha1"
+	"github.com/kubetrail/kubetrail/internal/policy"
 )
 
 // A pipeline that runs `kubectl create ns x && kubectl apply -n x` must not be turned
@@ -37,5 +40,66 @@ func TestSelectingFindsANamespaceTheCacheHasNotSeen(t *testing.T) {
 	}
 	if _, err := s.Selecting(context.Background(), "apps", "Deployment", "missing"); err == nil {
 		t.Fatal("a namespace that exists nowhere must be an error")
+	}
+}
+
+// While no policy changes, All hands out what it compiled before; a changed, added or
+// deleted policy is seen on the next call.
+func TestAllRecompilesOnlyOnChange(t *testing.T) {
+	ctx := context.Background()
+	scheme := runtime.NewScheme()
+	_ = v1alpha1.AddToScheme(scheme)
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(
+		&v1alpha1.TracePolicy{ObjectMeta: metav1.ObjectMeta{Name: "b"}, Spec: v1alpha1.TracePolicySpec{Mode: v1alpha1.ModeWarn}},
+		&v1alpha1.TracePolicy{ObjectMeta: metav1.ObjectMeta{Name: "a"}, Spec: v1alpha1.TracePolicySpec{Mode: v1alpha1.ModeAudit}},
+	).Build()
+	s := &Source{Cache: c, Secrets: c}
+	names := func(ps []*policy.Compiled) string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.Name+"="+string(p.Spec.Mode))
+		}
+		return strings.Join(out, ",")
+	}
+	first, err := s.All(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(first); got != "a=Audit,b=Warn" {
+		t.Fatalf("All = %s", got)
+	}
+	again, _ := s.All(ctx)
+	if &again[0] != &first[0] {
+		t.Error("All compiled the policies again although none changed")
+	}
+
+	var b v1alpha1.TracePolicy
+	if err := c.Get(ctx, client.ObjectKey{Name: "b"}, &b); err != nil {
+		t.Fatal(err)
+	}
+	b.Spec.Mode = v1alpha1.ModeEnforce
+	if err := c.Update(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	changed, _ := s.All(ctx)
+	if got := names(changed); got != "a=Audit,b=Enforce" {
+		t.Fatalf("after an update All = %s", got)
+	}
+	if changed[0] != first[0] {
+		t.Error("the unchanged policy a was compiled again")
+	}
+
+	if err := c.Create(ctx, &v1alpha1.TracePolicy{ObjectMeta: metav1.ObjectMeta{Name: "c"}, Spec: v1alpha1.TracePolicySpec{Mode: v1alpha1.ModeWarn}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(ctx, &v1alpha1.TracePolicy{ObjectMeta: metav1.ObjectMeta{Name: "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.All(ctx); names(got) != "b=Enforce,c=Warn" {
+		t.Fatalf("after a create and a delete All = %s", names(got))
+	}
+	s.InvalidateSecrets()
+	if got, _ := s.All(ctx); names(got) != "b=Enforce,c=Warn" {
+		t.Fatalf("after InvalidateSecrets All = %s", names(got))
 	}
 }
