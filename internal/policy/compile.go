@@ -22,6 +22,8 @@ type Compiled struct {
 	Problems []string
 
 	namespaces labels.Selector
+	// windows are Spec.ChangeWindows, compiled.
+	windows []window
 }
 
 // SecretReader returns the bytes of one key of a Secret.
@@ -63,8 +65,9 @@ func Compile(p *v1alpha1.TracePolicy, readSecret SecretReader) *Compiled {
 			c.Keys = append(c.Keys, keys...)
 		}
 	}
-	for _, w := range p.Spec.ChangeWindows {
-		if _, err := inWindow(w, metav1.Now().Time); err != nil {
+	c.windows = compileWindows(c.Spec.ChangeWindows)
+	for _, w := range c.windows {
+		if _, err := w.contains(metav1.Now().Time); err != nil {
 			c.Problems = append(c.Problems, err.Error())
 		}
 	}

@@ -157,7 +157,7 @@ func Evaluate(ctx context.Context, policies []*Compiled, in Input) Decision {
 				raise(p, mode, v1alpha1.FindingInvalidProvenance, field.Required(annotationsPath.Key(provenance.SignatureKey),
 					"a signature by a trusted key is required: sign in the pipeline with `kubectl trail stamp --key <private key>`"))
 			}
-			if w, err := ActiveFreeze(p.Spec.ChangeWindows, in.Now); err == nil && w != nil {
+			if w, err := p.ActiveFreeze(in.Now); err == nil && w != nil {
 				d.Freeze = w.Name
 				raise(p, mode, v1alpha1.FindingChangeWindowViolation, field.Forbidden(field.NewPath("metadata"),
 					fmt.Sprintf("change window %q is frozen now (%s): wait for it to end, or set kubetrail.io/break-glass with the reason if this change cannot wait", w.Name, in.Now.UTC().Format(time.RFC3339))))

@@ -11,9 +11,23 @@ import (
 // that cannot be evaluated (Compile reports it as a problem) is skipped rather than
 // switching off the others; its error is returned only when no window is active.
 func ActiveFreeze(windows []v1alpha1.ChangeWindow, now time.Time) (*v1alpha1.ChangeWindow, error) {
+	return activeFreeze(windows, compileWindows(windows), now)
+}
+
+// ActiveFreeze is the package's ActiveFreeze on the policy's change windows, with
+// their time zones and start times read once, at Compile (time.LoadLocation reads
+// the zone database from disk on every call).
+func (c *Compiled) ActiveFreeze(now time.Time) (*v1alpha1.ChangeWindow, error) {
+	if len(c.windows) != len(c.Spec.ChangeWindows) {
+		return ActiveFreeze(c.Spec.ChangeWindows, now) // not made by Compile
+	}
+	return activeFreeze(c.Spec.ChangeWindows, c.windows, now)
+}
+
+func activeFreeze(windows []v1alpha1.ChangeWindow, compiled []window, now time.Time) (*v1alpha1.ChangeWindow, error) {
 	var firstErr error
 	for i := range windows {
-		in, err := inWindow(windows[i], now)
+		in, err := compiled[i].contains(now)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = err
@@ -27,11 +41,58 @@ func ActiveFreeze(windows []v1alpha1.ChangeWindow, now time.Time) (*v1alpha1.Cha
 	return nil, firstErr
 }
 
-func inWindow(w v1alpha1.ChangeWindow, now time.Time) (bool, error) {
-	if w.Start != nil || w.End != nil {
-		if w.Start == nil || w.End == nil {
-			return false, fmt.Errorf("change window %q: a one-off freeze needs both start and end", w.Name)
+// window is a change window ready to evaluate.
+type window struct {
+	w *v1alpha1.ChangeWindow
+	// oneOffErr is set when only one of start and end is; weeklyErr when the weekly
+	// schedule's time zone or start cannot be read.
+	oneOffErr, weeklyErr error
+	loc                  *time.Location
+	start                time.Time
+}
+
+func compileWindows(windows []v1alpha1.ChangeWindow) []window {
+	out := make([]window, len(windows))
+	for i := range windows {
+		out[i] = compileWindow(&windows[i])
+	}
+	return out
+}
+
+func compileWindow(w *v1alpha1.ChangeWindow) window {
+	cw := window{w: w, loc: time.UTC}
+	if (w.Start != nil || w.End != nil) && (w.Start == nil || w.End == nil) {
+		cw.oneOffErr = fmt.Errorf("change window %q: a one-off freeze needs both start and end", w.Name)
+	}
+	if w.Weekly == nil {
+		return cw
+	}
+	if w.Weekly.TimeZone != "" {
+		l, err := time.LoadLocation(w.Weekly.TimeZone)
+		if err != nil {
+			cw.weeklyErr = fmt.Errorf("change window %q: timeZone %q is not an IANA time zone (e.g. Europe/Berlin)", w.Name, w.Weekly.TimeZone)
+			return cw
 		}
+		cw.loc = l
+	}
+	start, err := time.Parse("15:04", w.Weekly.Start)
+	if err != nil {
+		cw.weeklyErr = fmt.Errorf("change window %q: start %q must be HH:MM", w.Name, w.Weekly.Start)
+		return cw
+	}
+	cw.start = start
+	return cw
+}
+
+// contains reports whether now falls in the window. The checks run in the order they
+// always have: a half-set one-off freeze is an error, a one-off freeze containing
+// now wins over a weekly schedule that cannot be read.
+func (cw window) contains(now time.Time) (bool, error) {
+	w := cw.w
+	if cw.oneOffErr != nil {
+		return false, cw.oneOffErr
+	}
+	if w.Start != nil && w.End != nil {
 		if !now.Before(w.Start.Time) && now.Before(w.End.Time) {
 			return true, nil
 		}
@@ -39,18 +100,10 @@ func inWindow(w v1alpha1.ChangeWindow, now time.Time) (bool, error) {
 	if w.Weekly == nil {
 		return false, nil
 	}
-	loc := time.UTC
-	if w.Weekly.TimeZone != "" {
-		l, err := time.LoadLocation(w.Weekly.TimeZone)
-		if err != nil {
-			return false, fmt.Errorf("change window %q: timeZone %q is not an IANA time zone (e.g. Europe/Berlin)", w.Name, w.Weekly.TimeZone)
-		}
-		loc = l
+	if cw.weeklyErr != nil {
+		return false, cw.weeklyErr
 	}
-	start, err := time.Parse("15:04", w.Weekly.Start)
-	if err != nil {
-		return false, fmt.Errorf("change window %q: start %q must be HH:MM", w.Name, w.Weekly.Start)
-	}
+	loc, start := cw.loc, cw.start
 	local := now.In(loc)
 	// A weekly freeze may last days (Friday 16:00 for 64h), so look back far enough for
 	// every start that could still cover now.

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,12 @@ func TestActiveFreeze(t *testing.T) {
 				t.Errorf("unexpected error %v", err)
 			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
 				t.Errorf("error %v, want one saying %q", err, tc.err)
+			}
+			// A compiled policy, which reads its windows once, decides the same.
+			c := policy.Compile(&v1alpha1.TracePolicy{Spec: v1alpha1.TracePolicySpec{ChangeWindows: tc.windows}}, nil)
+			cw, cerr := c.ActiveFreeze(tc.now)
+			if (cw == nil) != (w == nil) || cw != nil && cw.Name != w.Name || fmt.Sprint(cerr) != fmt.Sprint(err) {
+				t.Errorf("Compiled.ActiveFreeze = %v, %v; ActiveFreeze = %v, %v", cw, cerr, w, err)
 			}
 		})
 	}
