@@ -49,7 +49,7 @@ const (
 )
 
 type options struct {
-	metricsAddr, probeAddr             string
+	metricsAddr, probeAddr, pprofAddr  string
 	leaderElect                        bool
 	leaderElectionNamespace            string
 	webhookPort                        int
@@ -62,6 +62,7 @@ type options struct {
 	enableWebhooks, enableControllers  bool
 	kubeAPIQPS                         float64
 	kubeAPIBurst                       int
+	maxConcurrentReconciles            int
 }
 
 func main() {
@@ -81,7 +82,9 @@ func main() {
 	flag.Var(&o.managerUsernames, "manager-username", "Identity allowed to write TraceRecords (repeatable). Default: the identity this manager authenticates as.")
 	flag.BoolVar(&o.enableWebhooks, "enable-webhooks", true, "Serve the admission webhooks.")
 	flag.BoolVar(&o.enableControllers, "enable-controllers", true, "Run the reconcilers.")
-	flag.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 50, "Queries per second the manager may send to the apiserver (each new record costs two writes).")
+	flag.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "Objects of one tracked kind reconciled at once.")
+	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address a net/http/pprof endpoint binds to for profiling (e.g. 127.0.0.1:8082); empty disables it.")
+	flag.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 50, "Queries per second the manager may send to the apiserver (each new record costs one write).")
 	flag.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "Burst of requests to the apiserver above --kube-api-qps.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -119,6 +122,7 @@ func run(ctx context.Context, o options) error {
 		Scheme:                        scheme,
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.probeAddr,
+		PprofBindAddress:              o.pprofAddr,
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              "kubetrail.io",
 		LeaderElectionNamespace:       o.leaderElectionNamespace,
@@ -163,10 +167,11 @@ func run(ctx context.Context, o options) error {
 
 	if o.enableControllers {
 		if err := controllers.SetupWithManager(mgr, controllers.Options{
-			HistoryLimit:       o.historyLimit,
-			TombstoneRetention: o.tombstoneRetention,
-			RecordNamespace:    o.namespace,
-			Policies:           policies,
+			HistoryLimit:            o.historyLimit,
+			TombstoneRetention:      o.tombstoneRetention,
+			RecordNamespace:         o.namespace,
+			Policies:                policies,
+			MaxConcurrentReconciles: o.maxConcurrentReconciles,
 		}); err != nil {
 			return fmt.Errorf("setting up the reconcilers: %w", err)
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -216,18 +215,16 @@ func (r *TraceReconciler) ownersOf(ctx context.Context, obj client.Object, paths
 // recordEditedPrefix starts the IDs of the findings of records edited outside kubetrail.
 const recordEditedPrefix = "record-edited"
 
-// reconcileRecordEdits finds a record whose spec was edited by anyone but the manager
-// (with kubetrail's validating webhook removed: it denies such edits). The manager
-// stamps status.observedGeneration with the record's generation on every write, so a
-// generation ahead of it is a spec write since; the record's managedFields name who made
-// it. The spec is repaired from the live object by the other steps (it is rewritten
-// from the live annotations and the admitted revision); this records an
-// InvalidProvenance finding and a Warning event. The finding stays open until the next
-// traced revision.
-//
-// status.history cannot be repaired this way: it is the record itself, and an edit of
-// the status subresource does not move the generation. Such an edit is not detected.
-func (r *TraceReconciler) reconcileRecordEdits(ctx context.Context, s *recordState) (ctrl.Result, error) {
+// reconcileRecordEdits finds a record written by anyone but the manager (with
+// kubetrail's validating webhook removed: it denies such writes). The manager stamps
+// status.observedGeneration with the generation its own write produces (see
+// patchRecord), so a generation ahead of it is a write since; the record's
+// managedFields name who made it. The spec is repaired from the live object by the
+// other steps (it is rewritten from the live annotations and the admitted revision),
+// and so are the findings and conditions; the history cannot be restored (it is the
+// record itself), so what was removed from it stays removed. This records an
+// InvalidProvenance finding and a Warning event, open until the next traced revision.
+func (r *TraceReconciler) reconcileRecordEdits(_ context.Context, s *recordState) (ctrl.Result, error) {
 	if !s.newRevision {
 		for _, f := range s.prevFindings {
 			if strings.HasPrefix(f.ID, recordEditedPrefix+"-") {
@@ -236,27 +233,33 @@ func (r *TraceReconciler) reconcileRecordEdits(ctx context.Context, s *recordSta
 		}
 	}
 	rec := s.rec
-	if rec.Status.ObservedGeneration == 0 || rec.Generation == rec.Status.ObservedGeneration ||
-		equality.Semantic.DeepEqual(s.storedSpec, rec.Spec) {
+	if rec.Status.ObservedGeneration == 0 || rec.Generation <= rec.Status.ObservedGeneration {
 		return ctrl.Result{}, nil
 	}
-	stored := &v1alpha1.TraceRecord{}
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(rec), stored); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	var names, who []string
-	for _, m := range findings.Owners(stored.GetManagedFields(), []string{"/spec"}) {
-		if m.Name == FieldManager {
-			continue
+	// rec was read uncached (readRecord): its managedFields are complete.
+	var names, who, paths []string
+	for _, part := range []string{"/spec", "/status"} {
+		for _, m := range findings.Owners(rec.GetManagedFields(), []string{part}) {
+			if m.Name == FieldManager {
+				continue
+			}
+			names = append(names, m.Name)
+			who = append(who, m.String())
+			paths = append(paths, part)
 		}
-		names = append(names, m.Name)
-		who = append(who, m.String())
 	}
 	if len(names) == 0 {
-		// The manager's own spec write whose status write was lost: nothing to flag.
-		return ctrl.Result{}, nil
+		// A write that only removed fields owns none of what is left.
+		for _, e := range foreignManagedFields(rec) {
+			m := findings.Manager{Name: e.Manager, Operation: string(e.Operation), Subresource: e.Subresource, Time: e.Time}
+			names = append(names, m.Name)
+			who = append(who, m.String())
+		}
 	}
-	names = uniqueSorted(names)
+	if len(names) == 0 {
+		names, who = []string{"unknown"}, []string{"a writer its managedFields do not name"}
+	}
+	names, who = uniqueSorted(names), uniqueSorted(who)
 	msg := fmt.Sprintf("TraceRecord edited outside kubetrail by %s; repaired", strings.Join(who, ", "))
 	origin := findings.Origin(v1alpha1.Provenance{}, v1alpha1.AdmissionFacts{}, false)
 	origin.Summary = "untraced, record edited by " + strings.Join(names, ",")
@@ -265,7 +268,7 @@ func (r *TraceReconciler) reconcileRecordEdits(ctx context.Context, s *recordSta
 		Type:         v1alpha1.FindingInvalidProvenance,
 		Severity:     v1alpha1.SeverityHigh,
 		Message:      truncate(msg, maxMessage),
-		Paths:        []string{"/spec"},
+		Paths:        uniqueSorted(paths),
 		Managers:     names,
 		IntroducedBy: origin,
 	})

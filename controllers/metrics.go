@@ -41,7 +41,15 @@ func init() {
 // contribution is what one record adds to the gauges.
 type contribution struct {
 	state    string
-	findings map[[2]string]int
+	// findings counts open findings by type and severity: a short slice, not a map,
+	// because the tally holds one contribution per tracked object.
+	findings []findingCount
+}
+
+type findingCount struct {
+	typ      v1alpha1.FindingType
+	severity v1alpha1.Severity
+	n        int
 }
 
 // tally keeps each record's contribution so gauges are updated incrementally: a
@@ -56,9 +64,16 @@ var gauges = &tally{byRecord: map[string]contribution{}, states: map[string]int{
 
 // contributionOf computes a record's contribution.
 func contributionOf(state string, fs []v1alpha1.Finding) contribution {
-	c := contribution{state: state, findings: map[[2]string]int{}}
+	c := contribution{state: state}
+next:
 	for _, f := range fs {
-		c.findings[[2]string{string(f.Type), string(f.Severity)}]++
+		for i := range c.findings {
+			if c.findings[i].typ == f.Type && c.findings[i].severity == f.Severity {
+				c.findings[i].n++
+				continue next
+			}
+		}
+		c.findings = append(c.findings, findingCount{typ: f.Type, severity: f.Severity, n: 1})
 	}
 	return c
 }
@@ -70,8 +85,8 @@ func (t *tally) set(key string, c *contribution) {
 	if old, ok := t.byRecord[key]; ok {
 		t.states[old.state]--
 		objectsGauge.WithLabelValues(old.state).Dec()
-		for k, n := range old.findings {
-			findingsGauge.WithLabelValues(k[0], k[1]).Sub(float64(n))
+		for _, f := range old.findings {
+			findingsGauge.WithLabelValues(string(f.typ), string(f.severity)).Sub(float64(f.n))
 		}
 		delete(t.byRecord, key)
 	}
@@ -79,8 +94,8 @@ func (t *tally) set(key string, c *contribution) {
 		t.byRecord[key] = *c
 		t.states[c.state]++
 		objectsGauge.WithLabelValues(c.state).Inc()
-		for k, n := range c.findings {
-			findingsGauge.WithLabelValues(k[0], k[1]).Add(float64(n))
+		for _, f := range c.findings {
+			findingsGauge.WithLabelValues(string(f.typ), string(f.severity)).Add(float64(f.n))
 		}
 	}
 	total := t.states[stateTraced] + t.states[stateUntraced] + t.states[stateDrifted]

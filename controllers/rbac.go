@@ -93,16 +93,16 @@ type rbacEntry struct {
 	obj             any
 }
 
-// typed converts items (from the cache) of kind to T, reusing the conversions of
-// unchanged objects. The results share memory with the cached conversions: callers
-// must not modify them. A nil c converts without caching.
-func typed[T any](c *rbacObjects, kind string, items []unstructured.Unstructured) ([]T, error) {
+// typed converts items (from the cache) of one list, named key, to T, reusing the
+// conversions of unchanged objects. The results share memory with the cached
+// conversions: callers must not modify them. A nil c converts without caching.
+func typed[T any](c *rbacObjects, key string, items []unstructured.Unstructured) ([]T, error) {
 	out := make([]T, 0, len(items))
 	if c == nil {
 		for i := range items {
 			var x T
 			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(items[i].Object, &x); err != nil {
-				return nil, fmt.Errorf("reading %s %s: %w", kind, items[i].GetName(), err)
+				return nil, fmt.Errorf("reading %s %s: %w", key, items[i].GetName(), err)
 			}
 			out = append(out, x)
 		}
@@ -113,7 +113,7 @@ func typed[T any](c *rbacObjects, kind string, items []unstructured.Unstructured
 	if c.entries == nil {
 		c.entries = map[string]map[types.UID]rbacEntry{}
 	}
-	old := c.entries[kind]
+	old := c.entries[key]
 	fresh := make(map[types.UID]rbacEntry, len(items))
 	for i := range items {
 		u := &items[i]
@@ -124,40 +124,54 @@ func typed[T any](c *rbacObjects, kind string, items []unstructured.Unstructured
 		}
 		var x T
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &x); err != nil {
-			return nil, fmt.Errorf("reading %s %s: %w", kind, u.GetName(), err)
+			return nil, fmt.Errorf("reading %s %s: %w", key, u.GetName(), err)
 		}
 		fresh[u.GetUID()] = rbacEntry{resourceVersion: u.GetResourceVersion(), obj: x}
 		out = append(out, x)
 	}
-	c.entries[kind] = fresh
+	if len(fresh) == 0 {
+		delete(c.entries, key)
+	} else {
+		c.entries[key] = fresh
+	}
 	return out, nil
 }
 
-// listRBAC lists the RBAC objects of kind from the cache, typed.
-func listRBAC[T any](ctx context.Context, r *TraceReconciler, kind string) ([]T, error) {
+// listRBAC lists the RBAC objects of kind from the cache, typed: all of them, or those
+// of one namespace.
+func listRBAC[T any](ctx context.Context, r *TraceReconciler, kind, namespace string) ([]T, error) {
 	list := newUnstructuredList(rbacGroup, "v1", kind)
-	if err := r.Live.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.Live.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing %ss: %w", kind, err)
 	}
-	return typed[T](r.rbac, kind, list.Items)
+	return typed[T](r.rbac, kind+"/"+namespace, list.Items)
 }
 
-// rbacSnapshot reads the RBAC objects from the cache: the same (unstructured)
-// informers the reconcilers watch, so the snapshot is never behind the event that
-// triggered the reconcile.
-func (r *TraceReconciler) rbacSnapshot(ctx context.Context) (rbacrisk.Snapshot, error) {
+// rbacSnapshot reads from the cache the RBAC objects a reconcile of an object of kind
+// in namespace needs: the roles a binding can reference (a RoleBinding: the Roles of
+// its namespace and the ClusterRoles; a ClusterRoleBinding: the ClusterRoles), and for
+// a ClusterRole, which may feed aggregated ClusterRoles, the ClusterRoles and every
+// binding. A binding's reconcile so costs the same however many bindings the cluster
+// has. The cache is read through the same (unstructured) informers the reconcilers
+// watch, so the snapshot is never behind the event that triggered the reconcile.
+func (r *TraceReconciler) rbacSnapshot(ctx context.Context, kind, namespace string) (rbacrisk.Snapshot, error) {
 	var s rbacrisk.Snapshot
 	var err error
-	if s.Roles, err = listRBAC[rbacv1.Role](ctx, r, "Role"); err != nil {
+	if kind == "RoleBinding" {
+		if s.Roles, err = listRBAC[rbacv1.Role](ctx, r, "Role", namespace); err != nil {
+			return s, err
+		}
+	}
+	if s.ClusterRoles, err = listRBAC[rbacv1.ClusterRole](ctx, r, "ClusterRole", ""); err != nil {
 		return s, err
 	}
-	if s.ClusterRoles, err = listRBAC[rbacv1.ClusterRole](ctx, r, "ClusterRole"); err != nil {
+	if kind != "ClusterRole" {
+		return s, nil
+	}
+	if s.RoleBindings, err = listRBAC[rbacv1.RoleBinding](ctx, r, "RoleBinding", ""); err != nil {
 		return s, err
 	}
-	if s.RoleBindings, err = listRBAC[rbacv1.RoleBinding](ctx, r, "RoleBinding"); err != nil {
-		return s, err
-	}
-	s.ClusterRoleBindings, err = listRBAC[rbacv1.ClusterRoleBinding](ctx, r, "ClusterRoleBinding")
+	s.ClusterRoleBindings, err = listRBAC[rbacv1.ClusterRoleBinding](ctx, r, "ClusterRoleBinding", "")
 	return s, err
 }
 
@@ -176,7 +190,7 @@ func (r *TraceReconciler) reconcileRBAC(ctx context.Context, s *recordState) (ct
 		// A Role grants through its RoleBindings, whose records carry the findings.
 		return ctrl.Result{}, nil
 	}
-	snap, err := r.rbacSnapshot(ctx)
+	snap, err := r.rbacSnapshot(ctx, kind, s.live.obj.GetNamespace())
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -463,7 +477,7 @@ func (r *TraceReconciler) rbacWatches(b *builder.Builder) *builder.Builder {
 
 // clusterRoles lists the ClusterRoles from the cache.
 func (r *TraceReconciler) clusterRoles(ctx context.Context) ([]rbacv1.ClusterRole, error) {
-	return listRBAC[rbacv1.ClusterRole](ctx, r, "ClusterRole")
+	return listRBAC[rbacv1.ClusterRole](ctx, r, "ClusterRole", "")
 }
 
 // bindingsOfClusterRole maps a ClusterRole to the bindings of this kind referencing it

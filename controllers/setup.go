@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -14,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -54,7 +54,14 @@ type Options struct {
 	Policies *clusterpolicy.Source
 	// Kinds are the traced kinds; tracked.Default when empty.
 	Kinds []tracked.Kind
+	// MaxConcurrentReconciles is how many objects of one kind are reconciled at once;
+	// DefaultMaxConcurrentReconciles when 0. A reconcile mostly waits on the apiserver,
+	// so a few in flight per kind keep a cold start from being one round trip at a time.
+	MaxConcurrentReconciles int
 }
+
+// DefaultMaxConcurrentReconciles is the default of Options.MaxConcurrentReconciles.
+const DefaultMaxConcurrentReconciles = 4
 
 func (o Options) withDefaults(mgr ctrl.Manager) Options {
 	if o.HistoryLimit <= 0 {
@@ -71,6 +78,9 @@ func (o Options) withDefaults(mgr ctrl.Manager) Options {
 	}
 	if len(o.Kinds) == 0 {
 		o.Kinds = tracked.Default
+	}
+	if o.MaxConcurrentReconciles <= 0 {
+		o.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
 	}
 	return o
 }
@@ -115,6 +125,7 @@ func (r *TraceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("trace-"+strings.ToLower(r.Kind.GVK.Kind)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles}).
 		For(forObj, builder.WithPredicates(tracedObjects(r.Kind.GVK.Kind, r.MetadataOnly))).
 		// Records are listed at start: targets deleted while the manager was down become
 		// tombstones, and tombstones expire. A deleted record is made again.
@@ -160,32 +171,31 @@ func tracedObjects(kind string, metadataOnly bool) predicate.Predicate {
 }
 
 // recordsToRevisit lets through the TraceRecord events a reconciler must act on:
-// records that were already reconciled when they reached the cache (the informer's
-// initial list at start: their targets may have been deleted while the manager was
-// down, or their tombstones expired), deleted records, and spec updates made by anyone
-// but the manager (a record edited with kubetrail's validating webhook removed: the
-// reconciler repairs and flags it, see reconcileRecordEdits). A record this manager
-// just created reaches the cache with an empty status, and the manager's own updates
-// need no reconcile: reconciling their targets again would only race the cache. Who
-// wrote an update is told by the managedFields entries of other managers, which the
-// cache keeps for TraceRecords (CacheTransform).
+// records listed when the manager starts (their targets may have been deleted while
+// the manager was down, or their tombstones expired), records someone else created or
+// wrote (with kubetrail's validating webhook removed: the reconciler repairs and flags
+// them, see reconcileRecordEdits), and deleted records (made again). The manager's own
+// writes need no reconcile: reconciling their targets again would only race the cache.
+// Its writes leave status.observedGeneration equal to the generation (see
+// patchRecord), anyone else's leave the generation ahead of it.
 func recordsToRevisit() predicate.Predicate {
 	return predicate.Funcs{
 		CreateFunc: func(e event.CreateEvent) bool {
 			rec, ok := e.Object.(*v1alpha1.TraceRecord)
-			return ok && (len(rec.Status.Conditions) > 0 || len(rec.Status.History) > 0 || rec.Status.DeletedAt != nil)
+			return ok && (e.IsInInitialList || writtenByOthers(rec))
 		},
 		UpdateFunc: func(e event.UpdateEvent) bool {
-			o, ok1 := e.ObjectOld.(*v1alpha1.TraceRecord)
-			n, ok2 := e.ObjectNew.(*v1alpha1.TraceRecord)
-			if !ok1 || !ok2 || o.Generation == n.Generation {
-				return false
-			}
-			return !equality.Semantic.DeepEqual(foreignManagedFields(o), foreignManagedFields(n))
+			rec, ok := e.ObjectNew.(*v1alpha1.TraceRecord)
+			return ok && writtenByOthers(rec)
 		},
 		DeleteFunc:  func(event.DeleteEvent) bool { return true },
 		GenericFunc: func(event.GenericEvent) bool { return true },
 	}
+}
+
+// writtenByOthers reports whether rec's last write was not the manager's.
+func writtenByOthers(rec *v1alpha1.TraceRecord) bool {
+	return rec.Generation != rec.Status.ObservedGeneration
 }
 
 func mapsEqual(a, b map[string]string) bool {
@@ -242,24 +252,30 @@ func (r *TraceReconciler) allTargets(ctx context.Context, _ client.Object) []rec
 }
 
 // CacheTransform returns the cache transform the manager installs (as
-// cache.Options.DefaultTransform): it drops metadata.managedFields (of TraceRecords,
-// only the manager's own entries) and kubectl's
-// last-applied-configuration annotation from every cached object. Neither is needed
-// from the cache (the reconciler reads managedFields with an uncached GET when it
-// names the managers of a drift), and together they often double an object's size; the
-// last-applied copy of a Secret would also put its values in memory.
+// cache.Options.DefaultTransform): it drops metadata.managedFields, kubectl's
+// last-applied-configuration annotation and status from every cached object, and keeps
+// of a TraceRecord only its identity (trimRecord). None of it is needed from the cache
+// (the reconciler reads managedFields with an uncached GET when it names the managers
+// of a drift, and records uncached), and together they are most of an object's size;
+// the last-applied copy of a Secret would also put its values in memory.
 func CacheTransform() toolscache.TransformFunc {
 	return func(in interface{}) (interface{}, error) {
 		obj, ok := in.(metav1.Object)
 		if !ok {
 			return in, nil
 		}
-		if _, ok := in.(*v1alpha1.TraceRecord); ok {
-			// Records keep the entries of other managers than kubetrail's: they tell
-			// recordsToRevisit an edit made outside kubetrail (normally there is none).
-			obj.SetManagedFields(foreignManagedFields(obj))
-		} else {
-			obj.SetManagedFields(nil)
+		if rec, ok := in.(*v1alpha1.TraceRecord); ok {
+			// The cache tells the reconcilers which records exist and who wrote them last
+			// (recordsToRevisit); the reconciler reads the record itself uncached
+			// (readRecord). Keeping only that much keeps the records' history,
+			// findings and baselines out of the manager's memory.
+			return trimRecord(rec), nil
+		}
+		obj.SetManagedFields(nil)
+		if u, ok := in.(*unstructured.Unstructured); ok {
+			// Nothing kubetrail computes reads status (digests and drift exclude it),
+			// and a workload's status is a good part of its size.
+			delete(u.Object, "status")
 		}
 		if ann := obj.GetAnnotations(); ann != nil {
 			if _, ok := ann[lastAppliedAnnotation]; ok {
@@ -298,4 +314,26 @@ func groupVersion(group, version string) string {
 		return version
 	}
 	return group + "/" + version
+}
+
+// trimRecord is the cached form of a record: its metadata (labels and annotations
+// aside), target and generations, and its tombstone time.
+func trimRecord(rec *v1alpha1.TraceRecord) *v1alpha1.TraceRecord {
+	return &v1alpha1.TraceRecord{
+		TypeMeta: rec.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace:         rec.Namespace,
+			Name:              rec.Name,
+			UID:               rec.UID,
+			ResourceVersion:   rec.ResourceVersion,
+			Generation:        rec.Generation,
+			CreationTimestamp: rec.CreationTimestamp,
+			DeletionTimestamp: rec.DeletionTimestamp,
+		},
+		Spec: v1alpha1.TraceRecordSpec{Target: rec.Spec.Target},
+		Status: v1alpha1.TraceRecordStatus{
+			ObservedGeneration: rec.Status.ObservedGeneration,
+			DeletedAt:          rec.Status.DeletedAt,
+		},
+	}
 }

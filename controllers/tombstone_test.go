@@ -38,7 +38,7 @@ func TestTombstones(t *testing.T) {
 			{ID: "secret-1", Type: v1alpha1.FindingSecretExposure, Severity: v1alpha1.SeverityHigh, Message: "m"},
 		}, FindingCount: 2},
 	}
-	c := fake.NewClientBuilder().WithScheme(sch).WithObjects(rec).WithStatusSubresource(&v1alpha1.TraceRecord{}).Build()
+	c := fake.NewClientBuilder().WithScheme(sch).WithObjects(rec).Build()
 	now := time.Date(2026, 5, 9, 12, 0, 0, 0, time.UTC)
 	r := &TraceReconciler{
 		Client: c, Live: c, APIReader: c, Kind: kind,

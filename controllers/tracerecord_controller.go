@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -116,8 +115,6 @@ type recordState struct {
 	// liveProv is the provenance the live annotations claim; prov that of the admitted
 	// revision.
 	liveProv v1alpha1.Provenance
-	// storedSpec is the record's spec as read.
-	storedSpec v1alpha1.TraceRecordSpec
 
 	policies []*policy.Compiled
 	ignore   []string
@@ -131,7 +128,6 @@ type recordState struct {
 }
 
 // +kubebuilder:rbac:groups=kubetrail.io,resources=tracerecords,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=kubetrail.io,resources=tracerecords/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=kubetrail.io,resources=tracepolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
@@ -153,12 +149,9 @@ func (r *TraceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 		return ctrl.Result{}, err
 	}
 	recKey := types.NamespacedName{Namespace: r.recordNamespace(req.Namespace), Name: RecordName(r.Kind.GVK.Kind, req.Name)}
-	rec := &v1alpha1.TraceRecord{}
-	if err := r.Client.Get(ctx, recKey, rec); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, err
-		}
-		rec = nil
+	rec, err := r.readRecord(ctx, recKey)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	if rec != nil && !r.traces(rec, req.NamespacedName) {
 		// Two targets whose names hash alike: astronomically unlikely, never fixed by a retry.
@@ -174,31 +167,37 @@ func (r *TraceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 	if skipped(r.Kind.GVK.Kind, live.obj) {
 		return ctrl.Result{}, nil
 	}
+	// base is the record as stored; nil for a record about to be created, which is then
+	// written once, spec and status together.
+	var base *v1alpha1.TraceRecord
 	if rec == nil {
-		rec, err = r.createRecord(ctx, recKey, live)
+		rec = &v1alpha1.TraceRecord{ObjectMeta: metav1.ObjectMeta{Namespace: recKey.Namespace, Name: recKey.Name}}
+	} else {
+		base = rec.DeepCopy()
+	}
+	s := r.newState(rec, live)
+	defer func() {
+		if retErr != nil || !s.complete {
+			return
+		}
+		created, err := r.writeRecord(ctx, base, rec)
 		switch {
 		case apierrors.IsAlreadyExists(err):
 			// The cache has not seen our own record yet.
-			return ctrl.Result{RequeueAfter: conflictRequeue}, nil
-		case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
-			return ctrl.Result{}, nil
-		case err != nil:
-			return ctrl.Result{}, err
-		}
-		log.Info("Created TraceRecord", "record", recKey)
-	}
-
-	base := rec.DeepCopy()
-	s := r.newState(rec, live)
-	defer func() {
-		if err := r.writeRecord(ctx, base, rec); err != nil {
-			if apierrors.IsConflict(err) {
-				log.V(1).Info("TraceRecord changed while reconciling, retrying", "record", recKey)
-				result = ctrl.Result{RequeueAfter: conflictRequeue}
-			} else {
-				retErr = kerrors.NewAggregate([]error{retErr, fmt.Errorf("writing TraceRecord %s: %w", recKey, err)})
-			}
+			result = ctrl.Result{RequeueAfter: conflictRequeue}
 			return
+		case apierrors.IsConflict(err):
+			log.V(1).Info("TraceRecord changed while reconciling, retrying", "record", recKey)
+			result = ctrl.Result{RequeueAfter: conflictRequeue}
+			return
+		case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+			return
+		case err != nil:
+			retErr = fmt.Errorf("writing TraceRecord %s: %w", recKey, err)
+			return
+		}
+		if created {
+			log.Info("Created TraceRecord", "record", recKey)
 		}
 		r.afterWrite(ctx, s)
 	}()
@@ -287,15 +286,17 @@ func (r *TraceReconciler) now() metav1.Time {
 	return metav1.NewTime(now().UTC().Truncate(time.Second))
 }
 
-// createRecord creates the record of live with its spec; the status follows with the
-// status subresource.
-func (r *TraceReconciler) createRecord(ctx context.Context, key types.NamespacedName, live *liveObject) (*v1alpha1.TraceRecord, error) {
-	rec := &v1alpha1.TraceRecord{
-		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name},
-		Spec:       r.desiredSpec(live),
+// readRecord returns the stored record at key, nil when there is none. The cache only
+// knows whether a record exists (it keeps a trimmed copy, see CacheTransform); the
+// record itself is read from the apiserver, so a reconcile always works from what is
+// stored and the manager does not hold every record's history in memory.
+func (r *TraceReconciler) readRecord(ctx context.Context, key types.NamespacedName) (*v1alpha1.TraceRecord, error) {
+	if err := r.Live.Get(ctx, key, &v1alpha1.TraceRecord{}); err != nil {
+		return nil, client.IgnoreNotFound(err)
 	}
-	if err := r.Client.Create(ctx, rec, client.FieldOwner(FieldManager)); err != nil {
-		return nil, err
+	rec := &v1alpha1.TraceRecord{}
+	if err := r.APIReader.Get(ctx, key, rec); err != nil {
+		return nil, client.IgnoreNotFound(err)
 	}
 	return rec, nil
 }
@@ -312,31 +313,36 @@ func (r *TraceReconciler) newState(rec *v1alpha1.TraceRecord, live *liveObject) 
 		contentKnown:   !r.MetadataOnly,
 		prevFindings:   append([]v1alpha1.Finding(nil), rec.Status.Findings...),
 		prevLiveDigest: rec.Status.LiveDigest,
-		storedSpec:     *rec.Spec.DeepCopy(),
 		now:            r.now(),
 	}
 	s.prov = provenanceOf(ann, s.admitted)
 	return s
 }
 
-// writeRecord writes what changed: the spec (main resource), then the status (status
-// subresource), each as a merge patch with an optimistic lock, so a reconcile working
-// from a stale read never overwrites what another recorded.
-func (r *TraceReconciler) writeRecord(ctx context.Context, base, rec *v1alpha1.TraceRecord) error {
-	desired := rec.Status.DeepCopy()
-	if !equality.Semantic.DeepEqual(base.Spec, rec.Spec) {
-		if err := r.Client.Patch(ctx, rec, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldManager)); err != nil {
-			return err
-		}
-		// rec now holds the stored record, with the stored status.
-		base = rec.DeepCopy()
-		rec.Status = *desired
+// writeRecord writes the record in one request: a create when base is nil (it reports
+// created), else a merge patch of what changed since base with an optimistic lock, so a
+// reconcile working from a stale read never overwrites what another recorded. Nothing
+// is written when nothing changed.
+func (r *TraceReconciler) writeRecord(ctx context.Context, base, rec *v1alpha1.TraceRecord) (created bool, err error) {
+	if base == nil {
+		// A new object starts at generation 1.
+		stampGeneration(&rec.Status, 1)
+		return true, r.Client.Create(ctx, rec, client.FieldOwner(FieldManager))
 	}
-	stampGeneration(&rec.Status, rec.Generation)
-	if equality.Semantic.DeepEqual(base.Status, rec.Status) {
+	return false, r.patchRecord(ctx, base, rec)
+}
+
+// patchRecord patches rec over base when they differ. TraceRecords have no status
+// subresource, so the apiserver moves the generation on every write that changes
+// spec or status; with the optimistic lock the write lands on base exactly, so its
+// generation will be base's plus one, and that is what observedGeneration says.
+func (r *TraceReconciler) patchRecord(ctx context.Context, base, rec *v1alpha1.TraceRecord) error {
+	stampGeneration(&rec.Status, base.Generation)
+	if equality.Semantic.DeepEqual(base.Spec, rec.Spec) && equality.Semantic.DeepEqual(base.Status, rec.Status) {
 		return nil
 	}
-	return r.Client.Status().Patch(ctx, rec, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldManager))
+	stampGeneration(&rec.Status, base.Generation+1)
+	return r.Client.Patch(ctx, rec, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldManager))
 }
 
 func stampGeneration(st *v1alpha1.TraceRecordStatus, generation int64) {
@@ -817,7 +823,7 @@ func (r *TraceReconciler) reconcileDeleted(ctx context.Context, rec *v1alpha1.Tr
 		ts := traceState{deleted: true}
 		setDriftedCondition(&rec.Status.Conditions, rec.Generation, ts)
 		setTracedCondition(&rec.Status.Conditions, rec.Generation, ts)
-		if err := r.Client.Status().Patch(ctx, rec, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldManager)); err != nil {
+		if err := r.patchRecord(ctx, base, rec); err != nil {
 			if apierrors.IsConflict(err) {
 				return ctrl.Result{RequeueAfter: conflictRequeue}, nil
 			}

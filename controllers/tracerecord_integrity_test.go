@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -247,6 +248,42 @@ var _ = Describe("TraceRecord integrity", Ordered, func() {
 			g.Expect(f.Message).To(HaveSuffix("; repaired"))
 			g.Expect(rec.Status.ObservedGeneration).To(Equal(rec.Generation))
 			g.Expect(eventsFor(ctx, ns, "guarded", "TraceRecordEdited")).NotTo(BeEmpty())
+		}).Should(Succeed())
+	})
+
+	It("flags a TraceRecord whose status (its history) was rewritten behind the webhook", func(ctx SpecContext) {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "rewritten", Annotations: stamped(sha("b8"))}, Data: map[string]string{"k": "v"}}
+		Expect(k8sClient.Create(ctx, cm)).To(Succeed())
+		Eventually(func(g Gomega) {
+			rec := record(g, ctx, ns, "ConfigMap", "rewritten")
+			g.Expect(rec.Status.History).To(HaveLen(1))
+			g.Expect(rec.Status.ObservedGeneration).To(Equal(rec.Generation))
+		}).Should(Succeed())
+
+		restore := takeWebhooksDown(ctx)
+		Eventually(func(g Gomega) {
+			rec := record(g, ctx, ns, "ConfigMap", "rewritten")
+			base := rec.DeepCopy()
+			rec.Status.History[0].Commit = sha("0e")
+			rec.Status.History[0].Approver = "nobody"
+			g.Expect(k8sClient.Patch(ctx, rec, client.MergeFrom(base), client.FieldOwner("history-rewriter"))).To(Succeed())
+		}).Should(Succeed())
+		restore()
+		Eventually(func(g Gomega) {
+			rec := record(g, ctx, ns, "ConfigMap", "rewritten")
+			var f *v1alpha1.Finding
+			for i := range rec.Status.Findings {
+				if strings.HasPrefix(rec.Status.Findings[i].ID, "record-edited-") {
+					f = &rec.Status.Findings[i]
+				}
+			}
+			g.Expect(f).NotTo(BeNil(), "findings: %+v", rec.Status.Findings)
+			g.Expect(f.Type).To(Equal(v1alpha1.FindingInvalidProvenance))
+			g.Expect(f.Message).To(HavePrefix("TraceRecord edited outside kubetrail by history-rewriter"))
+			g.Expect(f.Paths).To(Equal([]string{"/status"}))
+			g.Expect(f.Managers).To(Equal([]string{"history-rewriter"}))
+			g.Expect(rec.Status.ObservedGeneration).To(Equal(rec.Generation))
+			g.Expect(eventsFor(ctx, ns, "rewritten", "TraceRecordEdited")).NotTo(BeEmpty())
 		}).Should(Succeed())
 	})
 })

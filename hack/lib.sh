@@ -91,12 +91,18 @@ start_kube_controller_manager() {
     --cert-dir "$STATE/pki/kcm-generated"
 }
 
+# manifest_gomemlimit: the GOMEMLIMIT config/manager/manager.yaml gives the in-cluster
+# manager, so that the local one (and what benchmarks measure of it) runs the same way.
+manifest_gomemlimit() {
+  awk '/- name: GOMEMLIMIT/ {getline; sub(/.*value: */, ""); print; exit}' "$ROOT/config/manager/manager.yaml"
+}
+
 # start_manager NAME WEBHOOK_PORT METRICS_PORT PROBE_PORT [ARGS...]: runs bin/manager as
 # ServiceAccount kubetrail-system/kubetrail-controller-manager ($STATE/manager.kubeconfig),
 # serving the webhook certificate of $STATE/certs, with ARGS appended to its flags.
 start_manager() {
   local name=$1 webhook_port=$2 metrics_port=$3 probe_port=$4; shift 4
-  start "$name" "$BIN/manager" --kubeconfig "$STATE/manager.kubeconfig" \
+  GOMEMLIMIT=${GOMEMLIMIT:-$(manifest_gomemlimit)} start "$name" "$BIN/manager" --kubeconfig "$STATE/manager.kubeconfig" \
     --webhook-port "$webhook_port" --webhook-cert-dir "$STATE/certs" \
     --metrics-bind-address "127.0.0.1:$metrics_port" --health-probe-bind-address "127.0.0.1:$probe_port" \
     --namespace kubetrail-system "$@"

@@ -175,7 +175,8 @@ const (
 
 // TraceRecordStatus is what the reconciler remembers and found about the target.
 type TraceRecordStatus struct {
-	// observedGeneration is the record generation last reconciled.
+	// observedGeneration is the record's generation as of the manager's last write
+	// (that write included); a generation ahead of it means someone else wrote the record.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// conditions: Drifted, Traced.
@@ -214,8 +215,14 @@ type TraceRecordStatus struct {
 // Namespaced targets have theirs in their namespace; cluster-scoped targets in
 // kubetrail-system.
 //
+// A TraceRecord has no status subresource on purpose: spec and status are both written
+// by kubetrail's manager alone (its validating webhook denies everyone else), so the
+// split that protects a user's spec from a controller's status buys nothing here, and
+// it would cost every new record two writes (create, then status) instead of one. The
+// manager stamps status.observedGeneration with the generation its own write produces,
+// so any other write (spec or status) leaves the generation ahead of it and is found.
+//
 // +kubebuilder:object:root=true
-// +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=tr,categories=kubetrail
 // +kubebuilder:printcolumn:name="Kind",type=string,JSONPath=`.spec.target.kind`
 // +kubebuilder:printcolumn:name="Target",type=string,JSONPath=`.spec.target.name`
