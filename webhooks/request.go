@@ -7,6 +7,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/kubetrail/kubetrail/internal/jsonfast"
 	"github.com/kubetrail/kubetrail/internal/policy"
 	"github.com/kubetrail/kubetrail/internal/tracked"
 )
@@ -63,7 +64,7 @@ func decodeObject(raw []byte) (map[string]interface{}, error) {
 	if len(raw) > maxObjectBytes {
 		return nil, fmt.Errorf("object of %d bytes is larger than the %d kubetrail admits", len(raw), maxObjectBytes)
 	}
-	obj, err := unmarshalObject(raw)
+	obj, err := jsonfast.UnmarshalObject(raw)
 	if err != nil {
 		return nil, err
 	}
