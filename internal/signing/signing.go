@@ -206,8 +206,8 @@ func decode(encoded string) (*dsse.Envelope, []byte, Statement, error) {
 	if !utf8.Valid(raw) {
 		return nil, nil, st, malformed("the decoded envelope is not UTF-8 JSON")
 	}
-	var env dsse.Envelope
-	if err := strictUnmarshal(raw, &env); err != nil {
+	env, err := decodeEnvelope(raw)
+	if err != nil {
 		return nil, nil, st, malformed("the decoded value is not a DSSE envelope (%v)", err)
 	}
 	if env.PayloadType != PayloadType {
@@ -233,7 +233,7 @@ func decode(encoded string) (*dsse.Envelope, []byte, Statement, error) {
 	if !utf8.Valid(payload) {
 		return nil, nil, st, malformed("the payload is not UTF-8 JSON")
 	}
-	if err := strictUnmarshal(payload, &st); err != nil {
+	if st, err = decodeStatement(payload); err != nil {
 		return nil, nil, st, malformed("the payload is not a kubetrail statement (%v)", err)
 	}
 	switch {
