@@ -143,10 +143,15 @@ func KeyID(pub ed25519.PublicKey) string {
 	if len(pub) != ed25519.PublicKeySize {
 		return ""
 	}
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(der)
+	// The DER is a fixed header and the key (RFC 8410), what x509.MarshalPKIXPublicKey
+	// writes for an ed25519 key (TestKeyIDIsThatOfThePKIXEncoding), built here without
+	// its ASN.1 encoder: Verify names every trusted key on every call.
+	var der [len(ed25519PKIXHeader) + ed25519.PublicKeySize]byte
+	copy(der[copy(der[:], ed25519PKIXHeader):], pub)
+	sum := sha256.Sum256(der[:])
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
+
+// ed25519PKIXHeader starts the PKIX DER of every ed25519 public key: SEQUENCE {
+// SEQUENCE { OID 1.3.101.112 }, BIT STRING (no unused bits) } around the 32 bytes.
+const ed25519PKIXHeader = "\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00"

@@ -6,7 +6,9 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"strings"
 	"testing"
@@ -142,5 +144,25 @@ func TestParsePublicKeys(t *testing.T) {
 	}
 	if _, err := ParsePublicKeys([]byte("nothing here")); err == nil {
 		t.Error("ParsePublicKeys(no PEM) succeeded, want an error")
+	}
+}
+
+func TestKeyIDIsThatOfThePKIXEncoding(t *testing.T) {
+	for i := 0; i < 50; i++ {
+		pub, _, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(der)
+		if want := "sha256:" + hex.EncodeToString(sum[:]); KeyID(pub) != want {
+			t.Fatalf("KeyID = %s, want %s", KeyID(pub), want)
+		}
+	}
+	if KeyID(ed25519.PublicKey("short")) != "" {
+		t.Error("a key of the wrong length has a KeyID")
 	}
 }
