@@ -409,15 +409,20 @@ const maxVerifiedEntries = 4096
 
 var verified = &verifiedCache{}
 
+var keyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
 func (c *verifiedCache) lookup(encoded string, trusted []ed25519.PublicKey, verify func() (verifiedEntry, error)) (verifiedEntry, error) {
-	h := sha256.New()
-	h.Write([]byte(encoded))
+	// The hash of the envelope and the keys, written into a reused buffer: the
+	// envelope is a kilobyte or two, copied once per call otherwise.
+	buf := keyBuffers.Get().(*[]byte)
+	b := append((*buf)[:0], encoded...)
 	for _, k := range trusted {
-		h.Write([]byte{0})
-		h.Write(k)
+		b = append(b, 0)
+		b = append(b, k...)
 	}
-	var key [sha256.Size]byte
-	h.Sum(key[:0])
+	key := sha256.Sum256(b)
+	*buf = b
+	keyBuffers.Put(buf)
 	c.mu.Lock()
 	e, ok := c.entries[key]
 	c.mu.Unlock()
