@@ -421,8 +421,10 @@ func (c *verifiedCache) lookup(encoded string, trusted []ed25519.PublicKey, veri
 		b = append(b, k...)
 	}
 	key := sha256.Sum256(b)
-	*buf = b
-	keyBuffers.Put(buf)
+	if cap(b) <= 2*MaxEncodedSize { // an oversized value is not kept around
+		*buf = b
+		keyBuffers.Put(buf)
+	}
 	c.mu.Lock()
 	e, ok := c.entries[key]
 	c.mu.Unlock()
