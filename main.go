@@ -85,10 +85,12 @@ func main() {
 	flag.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "Objects of one tracked kind reconciled at once.")
 	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address a net/http/pprof endpoint binds to for profiling (e.g. 127.0.0.1:8082); empty disables it.")
 	// A cold start writes one record per tracked object: 10,000 objects in under a
-	// minute needs ~170 writes/s. The apiserver's priority and fairness still queues the
-	// manager (a service account: workload-low) behind the control plane and users.
-	flag.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 200, "Queries per second the manager may send to the apiserver (each new or changed record costs one write).")
-	flag.IntVar(&o.kubeAPIBurst, "kube-api-burst", 400, "Burst of requests to the apiserver above --kube-api-qps.")
+	// minute needs ~170 writes/s, and at 200 QPS the limiter alone took 54 s
+	// (docs/benchmarks-scale.md). The apiserver's priority and fairness still queues the
+	// manager (a service account: workload-low) behind the control plane and users;
+	// Karpenter defaults to 200 QPS, and Kyverno's docs suggest 300 for busy clusters.
+	flag.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 300, "Queries per second the manager may send to the apiserver (each new or changed record costs one write).")
+	flag.IntVar(&o.kubeAPIBurst, "kube-api-burst", 300, "Burst of requests to the apiserver above --kube-api-qps.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()

@@ -72,7 +72,7 @@ func setTracedCondition(conds *[]metav1.Condition, generation int64, s traceStat
 		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, v1alpha1.ReasonTargetDeleted, "The target was deleted"
 	case len(s.drifted) > 0:
 		c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.ReasonUntracedChange
-		c.Message = "The live object was changed without passing kubetrail's admission: " + strings.Join(s.drifted, ", ")
+		c.Message = "Changed outside kubetrail's admission since the last traced revision"
 	case s.driftUnknown:
 		c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.ReasonUntracedChange
 		c.Message = "The live object was changed without passing kubetrail's admission (the changed paths are unknown)"

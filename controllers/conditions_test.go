@@ -5,8 +5,12 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kubetrail/kubetrail/api/v1alpha1"
 )
@@ -107,21 +111,63 @@ func TestTruncate(t *testing.T) {
 }
 
 func TestCacheTransform(t *testing.T) {
-	u := newUnstructured("apps", "v1", "Deployment")
+	typed := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
+			Annotations: map[string]string{lastAppliedAnnotation: `{"big":"copy"}`, "kubetrail.io/commit": "abc"}},
+		Spec:   appsv1.DeploymentSpec{Replicas: ptr.To[int32](2)},
+		Status: appsv1.DeploymentStatus{Replicas: 2, Conditions: []appsv1.DeploymentCondition{{Type: "Available", Message: "long"}}},
+	}
+	u := &unstructured.Unstructured{Object: map[string]interface{}{"apiVersion": "apps/v1", "kind": "Deployment",
+		"spec": map[string]interface{}{"replicas": int64(2)}, "status": map[string]interface{}{"replicas": int64(2)}}}
 	u.SetName("web")
 	u.SetAnnotations(map[string]string{lastAppliedAnnotation: `{"big":"copy"}`, "kubetrail.io/commit": "abc"})
 	u.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "kubectl"}})
-	out, err := CacheTransform()(u)
+	for _, in := range []client.Object{typed, u} {
+		out, err := CacheTransform()(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := out.(client.Object)
+		if len(o.GetManagedFields()) != 0 {
+			t.Errorf("%T: managedFields kept", in)
+		}
+		if _, ok := o.GetAnnotations()[lastAppliedAnnotation]; ok || o.GetAnnotations()["kubetrail.io/commit"] != "abc" {
+			t.Errorf("%T: annotations = %v", in, o.GetAnnotations())
+		}
+		content, err := contentOf(o, appsv1.SchemeGroupVersion.WithKind("Deployment"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, ok := content["status"]; ok && len(st.(map[string]interface{})) > 0 {
+			t.Errorf("%T: status kept: %v", in, st)
+		}
+		if r, _, _ := unstructured.NestedInt64(content, "spec", "replicas"); r != 2 {
+			t.Errorf("%T: spec lost: %v", in, content["spec"])
+		}
+	}
+
+	// A record keeps its identity and generations, nothing of its history.
+	rec := &v1alpha1.TraceRecord{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "deployment.web", Generation: 3, ResourceVersion: "9"},
+		Spec:       v1alpha1.TraceRecordSpec{Target: v1alpha1.TraceTarget{Kind: "Deployment", Name: "web"}, Provenance: v1alpha1.Provenance{Commit: sha("1a")}},
+		Status: v1alpha1.TraceRecordStatus{ObservedGeneration: 3, Baseline: "v1", History: []v1alpha1.Revision{{Traced: true}},
+			Findings: []v1alpha1.Finding{{ID: "drift"}}},
+	}
+	out, err := CacheTransform()(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := out.(metav1.Object)
-	if len(o.GetManagedFields()) != 0 {
-		t.Fatal("managedFields kept")
+	trimmed := out.(*v1alpha1.TraceRecord)
+	if trimmed.Spec.Target.Name != "web" || trimmed.Generation != 3 || trimmed.Status.ObservedGeneration != 3 || trimmed.ResourceVersion != "9" {
+		t.Errorf("trimmed record lost its identity: %+v", trimmed)
 	}
-	if _, ok := o.GetAnnotations()[lastAppliedAnnotation]; ok || o.GetAnnotations()["kubetrail.io/commit"] != "abc" {
-		t.Fatalf("annotations = %v", o.GetAnnotations())
+	if trimmed.Spec.Commit != "" || trimmed.Status.Baseline != "" || len(trimmed.Status.History)+len(trimmed.Status.Findings) != 0 {
+		t.Errorf("trimmed record keeps content: %+v", trimmed)
 	}
+	if len(rec.Status.History) != 1 {
+		t.Error("the transform changed the record it was given")
+	}
+
 	// Objects that are not objects (a tombstone of the informer) pass untouched.
 	if v, err := CacheTransform()("not an object"); err != nil || v != "not an object" {
 		t.Fatalf("non-object = %v, %v", v, err)

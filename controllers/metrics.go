@@ -40,7 +40,7 @@ func init() {
 
 // contribution is what one record adds to the gauges.
 type contribution struct {
-	state    string
+	state string
 	// findings counts open findings by type and severity: a short slice, not a map,
 	// because the tally holds one contribution per tracked object.
 	findings []findingCount

@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -79,72 +78,42 @@ func severe(rs []rbacrisk.Risk) []rbacrisk.Risk {
 	return out
 }
 
-// rbacObjects keeps the typed form of the cached RBAC objects by UID and
-// resourceVersion, shared by the reconcilers: a snapshot of the cluster's RBAC is taken
-// on every RBAC reconcile, and converting every object each time would make a
-// reconcile cost grow with the cluster's whole RBAC.
-type rbacObjects struct {
-	mu      sync.Mutex
-	entries map[string]map[types.UID]rbacEntry
+// The RBAC kinds are cached typed (newObject), so a snapshot is built from the
+// cache's own objects without conversion. Lists are read without copies: the snapshot
+// shares memory with the cache and must not be modified (aggregationGrants copies what
+// it edits).
+
+func (r *TraceReconciler) roles(ctx context.Context, namespace string) ([]rbacv1.Role, error) {
+	l := &rbacv1.RoleList{}
+	if err := r.Live.List(ctx, l, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing Roles: %w", err)
+	}
+	return l.Items, nil
 }
 
-type rbacEntry struct {
-	resourceVersion string
-	obj             any
+// clusterRoles lists the ClusterRoles from the cache.
+func (r *TraceReconciler) clusterRoles(ctx context.Context) ([]rbacv1.ClusterRole, error) {
+	l := &rbacv1.ClusterRoleList{}
+	if err := r.Live.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing ClusterRoles: %w", err)
+	}
+	return l.Items, nil
 }
 
-// typed converts items (from the cache) of one list, named key, to T, reusing the
-// conversions of unchanged objects. The results share memory with the cached
-// conversions: callers must not modify them. A nil c converts without caching.
-func typed[T any](c *rbacObjects, key string, items []unstructured.Unstructured) ([]T, error) {
-	out := make([]T, 0, len(items))
-	if c == nil {
-		for i := range items {
-			var x T
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(items[i].Object, &x); err != nil {
-				return nil, fmt.Errorf("reading %s %s: %w", key, items[i].GetName(), err)
-			}
-			out = append(out, x)
-		}
-		return out, nil
+func (r *TraceReconciler) roleBindings(ctx context.Context, namespace string) ([]rbacv1.RoleBinding, error) {
+	l := &rbacv1.RoleBindingList{}
+	if err := r.Live.List(ctx, l, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing RoleBindings: %w", err)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries == nil {
-		c.entries = map[string]map[types.UID]rbacEntry{}
-	}
-	old := c.entries[key]
-	fresh := make(map[types.UID]rbacEntry, len(items))
-	for i := range items {
-		u := &items[i]
-		if e, ok := old[u.GetUID()]; ok && e.resourceVersion == u.GetResourceVersion() {
-			fresh[u.GetUID()] = e
-			out = append(out, e.obj.(T))
-			continue
-		}
-		var x T
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &x); err != nil {
-			return nil, fmt.Errorf("reading %s %s: %w", key, u.GetName(), err)
-		}
-		fresh[u.GetUID()] = rbacEntry{resourceVersion: u.GetResourceVersion(), obj: x}
-		out = append(out, x)
-	}
-	if len(fresh) == 0 {
-		delete(c.entries, key)
-	} else {
-		c.entries[key] = fresh
-	}
-	return out, nil
+	return l.Items, nil
 }
 
-// listRBAC lists the RBAC objects of kind from the cache, typed: all of them, or those
-// of one namespace.
-func listRBAC[T any](ctx context.Context, r *TraceReconciler, kind, namespace string) ([]T, error) {
-	list := newUnstructuredList(rbacGroup, "v1", kind)
-	if err := r.Live.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("listing %ss: %w", kind, err)
+func (r *TraceReconciler) clusterRoleBindings(ctx context.Context) ([]rbacv1.ClusterRoleBinding, error) {
+	l := &rbacv1.ClusterRoleBindingList{}
+	if err := r.Live.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing ClusterRoleBindings: %w", err)
 	}
-	return typed[T](r.rbac, kind+"/"+namespace, list.Items)
+	return l.Items, nil
 }
 
 // rbacSnapshot reads from the cache the RBAC objects a reconcile of an object of kind
@@ -152,26 +121,26 @@ func listRBAC[T any](ctx context.Context, r *TraceReconciler, kind, namespace st
 // its namespace and the ClusterRoles; a ClusterRoleBinding: the ClusterRoles), and for
 // a ClusterRole, which may feed aggregated ClusterRoles, the ClusterRoles and every
 // binding. A binding's reconcile so costs the same however many bindings the cluster
-// has. The cache is read through the same (unstructured) informers the reconcilers
-// watch, so the snapshot is never behind the event that triggered the reconcile.
+// has. The cache is read through the same informers the reconcilers watch, so the
+// snapshot is never behind the event that triggered the reconcile.
 func (r *TraceReconciler) rbacSnapshot(ctx context.Context, kind, namespace string) (rbacrisk.Snapshot, error) {
 	var s rbacrisk.Snapshot
 	var err error
 	if kind == "RoleBinding" {
-		if s.Roles, err = listRBAC[rbacv1.Role](ctx, r, "Role", namespace); err != nil {
+		if s.Roles, err = r.roles(ctx, namespace); err != nil {
 			return s, err
 		}
 	}
-	if s.ClusterRoles, err = listRBAC[rbacv1.ClusterRole](ctx, r, "ClusterRole", ""); err != nil {
+	if s.ClusterRoles, err = r.clusterRoles(ctx); err != nil {
 		return s, err
 	}
 	if kind != "ClusterRole" {
 		return s, nil
 	}
-	if s.RoleBindings, err = listRBAC[rbacv1.RoleBinding](ctx, r, "RoleBinding", ""); err != nil {
+	if s.RoleBindings, err = r.roleBindings(ctx, ""); err != nil {
 		return s, err
 	}
-	s.ClusterRoleBindings, err = listRBAC[rbacv1.ClusterRoleBinding](ctx, r, "ClusterRoleBinding", "")
+	s.ClusterRoleBindings, err = r.clusterRoleBindings(ctx)
 	return s, err
 }
 
@@ -425,19 +394,26 @@ func (r *TraceReconciler) dependents(ctx context.Context, subj rbacrisk.Subject)
 	}
 	var out []v1alpha1.ObjectReference
 	for _, k := range dependentKinds {
-		list := newUnstructuredList(k.group, k.version, k.kind)
+		gvk := schema.GroupVersionKind{Group: k.group, Version: k.version, Kind: k.kind}
+		list := newList(r.Scheme, gvk)
 		if err := r.Live.List(ctx, list, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 			return nil, fmt.Errorf("listing %ss in %s: %w", k.kind, ns, err)
 		}
-		for i := range list.Items {
-			o := &list.Items[i]
+		items, err := listItems(list)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range items {
 			if skipped(k.kind, o) {
 				continue
 			}
-			if sa != "" && workload.ServiceAccountName(o.Object) != sa {
-				continue
+			if sa != "" {
+				content, err := contentOf(o, gvk)
+				if err != nil || workload.ServiceAccountName(content) != sa {
+					continue
+				}
 			}
-			out = append(out, v1alpha1.ObjectReference{APIVersion: o.GetAPIVersion(), Kind: k.kind, Namespace: o.GetNamespace(), Name: o.GetName()})
+			out = append(out, v1alpha1.ObjectReference{APIVersion: gvk.GroupVersion().String(), Kind: k.kind, Namespace: o.GetNamespace(), Name: o.GetName()})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -460,24 +436,18 @@ func (r *TraceReconciler) rbacWatches(b *builder.Builder) *builder.Builder {
 	if r.Kind.GVK.Group != rbacGroup {
 		return b
 	}
-	clusterRole := newUnstructured(rbacGroup, "v1", "ClusterRole")
 	switch r.Kind.GVK.Kind {
 	case "ClusterRoleBinding":
-		b = b.Watches(clusterRole, handler.EnqueueRequestsFromMapFunc(r.bindingsOfClusterRole))
+		b = b.Watches(&rbacv1.ClusterRole{}, handler.EnqueueRequestsFromMapFunc(r.bindingsOfClusterRole))
 	case "RoleBinding":
-		b = b.Watches(clusterRole, handler.EnqueueRequestsFromMapFunc(r.bindingsOfClusterRole)).
-			Watches(newUnstructured(rbacGroup, "v1", "Role"), handler.EnqueueRequestsFromMapFunc(r.bindingsOfRole))
+		b = b.Watches(&rbacv1.ClusterRole{}, handler.EnqueueRequestsFromMapFunc(r.bindingsOfClusterRole)).
+			Watches(&rbacv1.Role{}, handler.EnqueueRequestsFromMapFunc(r.bindingsOfRole))
 	case "ClusterRole":
-		b = b.Watches(newUnstructured(rbacGroup, "v1", "ClusterRoleBinding"), handler.EnqueueRequestsFromMapFunc(r.membersOfBoundAggregate)).
-			Watches(newUnstructured(rbacGroup, "v1", "RoleBinding"), handler.EnqueueRequestsFromMapFunc(r.membersOfBoundAggregate)).
-			Watches(clusterRole, handler.EnqueueRequestsFromMapFunc(r.membersOfAggregate))
+		b = b.Watches(&rbacv1.ClusterRoleBinding{}, handler.EnqueueRequestsFromMapFunc(r.membersOfBoundAggregate)).
+			Watches(&rbacv1.RoleBinding{}, handler.EnqueueRequestsFromMapFunc(r.membersOfBoundAggregate)).
+			Watches(&rbacv1.ClusterRole{}, handler.EnqueueRequestsFromMapFunc(r.membersOfAggregate))
 	}
 	return b
-}
-
-// clusterRoles lists the ClusterRoles from the cache.
-func (r *TraceReconciler) clusterRoles(ctx context.Context) ([]rbacv1.ClusterRole, error) {
-	return listRBAC[rbacv1.ClusterRole](ctx, r, "ClusterRole", "")
 }
 
 // bindingsOfClusterRole maps a ClusterRole to the bindings of this kind referencing it
@@ -500,22 +470,34 @@ func (r *TraceReconciler) bindingsOfRole(ctx context.Context, o client.Object) [
 }
 
 func (r *TraceReconciler) bindingsReferencing(ctx context.Context, roleKind, namespace string, names map[string]bool) []reconcile.Request {
-	list := newUnstructuredList(rbacGroup, "v1", r.Kind.GVK.Kind)
-	var opts []client.ListOption
-	if namespace != "" {
-		opts = append(opts, client.InNamespace(namespace))
+	type bindingRef struct {
+		key     types.NamespacedName
+		roleRef rbacv1.RoleRef
 	}
-	opts = append(opts, client.UnsafeDisableDeepCopy)
-	if err := r.Live.List(ctx, list, opts...); err != nil {
+	var refs []bindingRef
+	var err error
+	switch r.Kind.GVK.Kind {
+	case "RoleBinding":
+		var bs []rbacv1.RoleBinding
+		bs, err = r.roleBindings(ctx, namespace)
+		for i := range bs {
+			refs = append(refs, bindingRef{client.ObjectKeyFromObject(&bs[i]), bs[i].RoleRef})
+		}
+	case "ClusterRoleBinding":
+		var bs []rbacv1.ClusterRoleBinding
+		bs, err = r.clusterRoleBindings(ctx)
+		for i := range bs {
+			refs = append(refs, bindingRef{client.ObjectKeyFromObject(&bs[i]), bs[i].RoleRef})
+		}
+	}
+	if err != nil {
 		logf.FromContext(ctx).Error(err, "Listing bindings of a changed role", "kind", r.Kind.GVK.Kind)
 		return nil
 	}
 	var out []reconcile.Request
-	for i := range list.Items {
-		kind, _, _ := unstructured.NestedString(list.Items[i].Object, "roleRef", "kind")
-		name, _, _ := unstructured.NestedString(list.Items[i].Object, "roleRef", "name")
-		if kind == roleKind && names[name] {
-			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	for _, b := range refs {
+		if b.roleRef.Kind == roleKind && names[b.roleRef.Name] {
+			out = append(out, reconcile.Request{NamespacedName: b.key})
 		}
 	}
 	return out
@@ -524,25 +506,25 @@ func (r *TraceReconciler) bindingsReferencing(ctx context.Context, roleKind, nam
 // membersOfBoundAggregate maps a binding of an aggregated ClusterRole to the ClusterRoles
 // the aggregate picks up: who is bound to the aggregate is what their findings say.
 func (r *TraceReconciler) membersOfBoundAggregate(ctx context.Context, o client.Object) []reconcile.Request {
-	u, ok := o.(*unstructured.Unstructured)
-	if !ok {
+	var ref rbacv1.RoleRef
+	switch b := o.(type) {
+	case *rbacv1.RoleBinding:
+		ref = b.RoleRef
+	case *rbacv1.ClusterRoleBinding:
+		ref = b.RoleRef
+	default:
 		return nil
 	}
-	kind, _, _ := unstructured.NestedString(u.Object, "roleRef", "kind")
-	name, _, _ := unstructured.NestedString(u.Object, "roleRef", "name")
-	if kind != "ClusterRole" {
+	if ref.Kind != "ClusterRole" {
 		return nil
 	}
-	return r.membersRequests(ctx, name)
+	return r.membersRequests(ctx, ref.Name)
 }
 
 // membersOfAggregate maps an aggregated ClusterRole to the ClusterRoles it picks up.
 func (r *TraceReconciler) membersOfAggregate(ctx context.Context, o client.Object) []reconcile.Request {
-	u, ok := o.(*unstructured.Unstructured)
-	if !ok {
-		return nil
-	}
-	if _, has, _ := unstructured.NestedFieldNoCopy(u.Object, "aggregationRule"); !has {
+	cr, ok := o.(*rbacv1.ClusterRole)
+	if !ok || cr.AggregationRule == nil {
 		return nil
 	}
 	return r.membersRequests(ctx, o.GetName())

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -94,10 +94,9 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := secretscan.Load(); err != nil {
 		return err
 	}
-	rbac := &rbacObjects{}
 	for _, k := range opts.Kinds {
 		r := &TraceReconciler{
-			rbac:         rbac,
+			Scheme:       mgr.GetScheme(),
 			Client:       mgr.GetClient(),
 			Live:         mgr.GetCache(),
 			APIReader:    mgr.GetAPIReader(),
@@ -121,12 +120,12 @@ func (r *TraceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		m.SetGroupVersionKind(r.Kind.GVK)
 		forObj = m
 	} else {
-		forObj = newUnstructured(r.Kind.GVK.Group, r.Kind.GVK.Version, r.Kind.GVK.Kind)
+		forObj = newObject(r.Scheme, r.Kind.GVK)
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("trace-"+strings.ToLower(r.Kind.GVK.Kind)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles}).
-		For(forObj, builder.WithPredicates(tracedObjects(r.Kind.GVK.Kind, r.MetadataOnly))).
+		For(forObj, builder.WithPredicates(tracedObjects(r.Kind.GVK, r.MetadataOnly))).
 		// Records are listed at start: targets deleted while the manager was down become
 		// tombstones, and tombstones expire. A deleted record is made again.
 		Watches(&v1alpha1.TraceRecord{}, handler.EnqueueRequestsFromMapFunc(r.recordTarget),
@@ -141,7 +140,8 @@ func (r *TraceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // updates that can change a record: tracked content, annotations, labels or owners
 // (status updates are not), and resyncs (same resourceVersion), which refresh what
 // depends on other objects.
-func tracedObjects(kind string, metadataOnly bool) predicate.Predicate {
+func tracedObjects(gvk schema.GroupVersionKind, metadataOnly bool) predicate.Predicate {
+	kind := gvk.Kind
 	return predicate.Funcs{
 		CreateFunc:  func(e event.CreateEvent) bool { return !skipped(kind, e.Object) },
 		DeleteFunc:  func(e event.DeleteEvent) bool { return !skippedNamespaces[e.Object.GetNamespace()] },
@@ -158,16 +158,23 @@ func tracedObjects(kind string, metadataOnly bool) predicate.Predicate {
 				len(o.GetOwnerReferences()) != len(n.GetOwnerReferences()) || o.GetUID() != n.GetUID() {
 				return true
 			}
-			ou, ok1 := o.(*unstructured.Unstructured)
-			nu, ok2 := n.(*unstructured.Unstructured)
-			if !ok1 || !ok2 {
-				return true
-			}
-			od, err1 := digest.Of(ou.Object, nil)
-			nd, err2 := digest.Of(nu.Object, nil)
-			return err1 != nil || err2 != nil || od != nd
+			return contentDigest(o, gvk) != contentDigest(n, gvk)
 		},
 	}
+}
+
+// contentDigest is obj's digest, or "" when it cannot be computed (then every update
+// passes the predicate).
+func contentDigest(obj client.Object, gvk schema.GroupVersionKind) string {
+	content, err := contentOf(obj, gvk)
+	if err != nil {
+		return ""
+	}
+	d, err := digest.Of(content, nil)
+	if err != nil {
+		return ""
+	}
+	return d
 }
 
 // recordsToRevisit lets through the TraceRecord events a reconciler must act on:
@@ -221,26 +228,22 @@ func (r *TraceReconciler) recordTarget(_ context.Context, o client.Object) []rec
 
 // allTargets maps a TracePolicy change to every traced object of this kind.
 func (r *TraceReconciler) allTargets(ctx context.Context, _ client.Object) []reconcile.Request {
-	var objs []client.Object
+	var list client.ObjectList
 	if r.MetadataOnly {
-		list := &metav1.PartialObjectMetadataList{}
-		list.SetGroupVersionKind(r.Kind.GVK.GroupVersion().WithKind(r.Kind.GVK.Kind + "List"))
-		if err := r.Live.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
-			logf.FromContext(ctx).Error(err, "Listing targets after a TracePolicy change", "kind", r.Kind.GVK.Kind)
-			return nil
-		}
-		for i := range list.Items {
-			objs = append(objs, &list.Items[i])
-		}
+		m := &metav1.PartialObjectMetadataList{}
+		m.SetGroupVersionKind(r.Kind.GVK.GroupVersion().WithKind(r.Kind.GVK.Kind + "List"))
+		list = m
 	} else {
-		list := newUnstructuredList(r.Kind.GVK.Group, r.Kind.GVK.Version, r.Kind.GVK.Kind)
-		if err := r.Live.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
-			logf.FromContext(ctx).Error(err, "Listing targets after a TracePolicy change", "kind", r.Kind.GVK.Kind)
-			return nil
-		}
-		for i := range list.Items {
-			objs = append(objs, &list.Items[i])
-		}
+		list = newList(r.Scheme, r.Kind.GVK)
+	}
+	if err := r.Live.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		logf.FromContext(ctx).Error(err, "Listing targets after a TracePolicy change", "kind", r.Kind.GVK.Kind)
+		return nil
+	}
+	objs, err := listItems(list)
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "Listing targets after a TracePolicy change", "kind", r.Kind.GVK.Kind)
+		return nil
 	}
 	out := make([]reconcile.Request, 0, len(objs))
 	for _, o := range objs {
@@ -272,11 +275,9 @@ func CacheTransform() toolscache.TransformFunc {
 			return trimRecord(rec), nil
 		}
 		obj.SetManagedFields(nil)
-		if u, ok := in.(*unstructured.Unstructured); ok {
-			// Nothing kubetrail computes reads status (digests and drift exclude it),
-			// and a workload's status is a good part of its size.
-			delete(u.Object, "status")
-		}
+		// Nothing kubetrail computes reads status (digests and drift exclude it), and a
+		// workload's status is a good part of its size.
+		dropStatus(in)
 		if ann := obj.GetAnnotations(); ann != nil {
 			if _, ok := ann[lastAppliedAnnotation]; ok {
 				kept := make(map[string]string, len(ann)-1)
@@ -293,27 +294,6 @@ func CacheTransform() toolscache.TransformFunc {
 		}
 		return obj, nil
 	}
-}
-
-func newUnstructured(group, version, kind string) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{}
-	u.SetAPIVersion(groupVersion(group, version))
-	u.SetKind(kind)
-	return u
-}
-
-func newUnstructuredList(group, version, kind string) *unstructured.UnstructuredList {
-	l := &unstructured.UnstructuredList{}
-	l.SetAPIVersion(groupVersion(group, version))
-	l.SetKind(kind + "List")
-	return l
-}
-
-func groupVersion(group, version string) string {
-	if group == "" {
-		return version
-	}
-	return group + "/" + version
 }
 
 // trimRecord is the cached form of a record: its metadata (labels and annotations

@@ -56,7 +56,9 @@ var annotationsPath = field.NewPath("metadata", "annotations")
 
 // TraceReconciler keeps the TraceRecords of one tracked kind.
 type TraceReconciler struct {
-	// Client reads TraceRecords (cached) and writes them.
+	// Scheme makes the typed objects the cache holds (unstructured when nil).
+	Scheme *runtime.Scheme
+	// Client writes TraceRecords.
 	Client client.Client
 	// Live reads tracked objects from the manager's cache.
 	Live client.Reader
@@ -72,14 +74,11 @@ type TraceReconciler struct {
 	Recorder recorder.EventRecorder
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-
-	// rbac caches typed RBAC objects for the RBAC reconcilers (shared; may be nil).
-	rbac *rbacObjects
 }
 
 // liveObject is the target as read from the cache.
 type liveObject struct {
-	// obj is the object itself (unstructured, or metadata for MetadataOnly kinds).
+	// obj is the object itself (typed or unstructured, or metadata for MetadataOnly kinds).
 	obj client.Object
 	// content is its unstructured content (metadata only for MetadataOnly kinds).
 	content map[string]interface{}
@@ -240,12 +239,15 @@ func (r *TraceReconciler) getLive(ctx context.Context, key types.NamespacedName)
 		content["apiVersion"], content["kind"] = r.Kind.GVK.GroupVersion().String(), r.Kind.GVK.Kind
 		return &liveObject{obj: m, content: content}, nil
 	}
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(r.Kind.GVK)
-	if err := r.Live.Get(ctx, key, u); err != nil {
+	obj := newObject(r.Scheme, r.Kind.GVK)
+	if err := r.Live.Get(ctx, key, obj); err != nil {
 		return nil, client.IgnoreNotFound(err)
 	}
-	return &liveObject{obj: u, content: u.Object}, nil
+	content, err := contentOf(obj, r.Kind.GVK)
+	if err != nil {
+		return nil, reconcile.TerminalError(err)
+	}
+	return &liveObject{obj: obj, content: content}, nil
 }
 
 // skipped reports whether obj, of kind, is left alone: the control plane's namespaces
@@ -602,21 +604,23 @@ func (r *TraceReconciler) reconcileDrift(ctx context.Context, s *recordState) (c
 	if isRBACKind(r.Kind.GVK.Kind) {
 		severity = v1alpha1.SeverityHigh
 	}
-	paths := strings.Join(s.drifted, ", ")
+	// The paths are named once, in the findings' paths (and the Drifted condition); the
+	// messages say what the paths cannot.
+	what := ""
 	switch {
 	case s.driftUnknown:
-		paths = "the admitted content is known only by its digest " + s.facts.Digest +
+		what = ": the admitted content is known only by its digest " + s.facts.Digest +
 			", the live content is not it and the changed paths are unknown"
 	case s.hiddenDrift:
-		paths = "the live content was not the admitted content when kubetrail first saw the revision; changed since " +
-			"the previous revision (the admitted change included): " + paths
+		what = ": the live content was not the admitted content when kubetrail first saw the revision, so the " +
+			"paths are counted from the previous revision and include the admitted change"
 	}
 	s.current = append(s.current,
 		v1alpha1.Finding{
 			ID:           "drift",
 			Type:         v1alpha1.FindingDrift,
 			Severity:     severity,
-			Message:      fmt.Sprintf("Drifted from %s: %s; %s", last, paths, changedBy),
+			Message:      fmt.Sprintf("Drifted from %s%s; %s", last, what, changedBy),
 			Paths:        s.drifted,
 			Managers:     names,
 			IntroducedBy: origin,
@@ -625,14 +629,18 @@ func (r *TraceReconciler) reconcileDrift(ctx context.Context, s *recordState) (c
 			ID:       "untraced-change",
 			Type:     v1alpha1.FindingUntracedChange,
 			Severity: v1alpha1.SeverityMedium,
-			Message: fmt.Sprintf("Changed without passing kubetrail's admission (webhook down or bypassed, or a subresource such as /scale): %s; %s",
-				paths, changedBy),
+			Message: "Changed without passing kubetrail's admission (webhook down or bypassed, or a subresource such as /scale); " +
+				changedBy,
 			Paths:        s.drifted,
 			Managers:     names,
 			IntroducedBy: origin,
 		})
 	if findings.Find(s.prevFindings, "drift") == nil {
-		s.events = append(s.events, pendingEvent{reason: "Drifted", note: truncate(fmt.Sprintf("Drifted from %s: %s; %s", last, paths, changedBy), maxMessage)})
+		paths := ""
+		if len(s.drifted) > 0 {
+			paths = ": " + strings.Join(s.drifted, ", ")
+		}
+		s.events = append(s.events, pendingEvent{reason: "Drifted", note: truncate(fmt.Sprintf("Drifted from %s%s%s; %s", last, what, paths, changedBy), maxMessage)})
 	}
 	return ctrl.Result{}, nil
 }

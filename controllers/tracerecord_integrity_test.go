@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -223,22 +224,9 @@ var _ = Describe("TraceRecord integrity", Ordered, func() {
 	})
 
 	It("repairs and flags a TraceRecord edited behind the webhook without waiting for its target to change", func(ctx SpecContext) {
-		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "guarded", Annotations: stamped(sha("a7"))}, Data: map[string]string{"k": "v"}}
-		Expect(k8sClient.Create(ctx, cm)).To(Succeed())
-		Eventually(func(g Gomega) {
-			rec := record(g, ctx, ns, "ConfigMap", "guarded")
-			g.Expect(rec.Status.History).To(HaveLen(1))
-			g.Expect(rec.Status.ObservedGeneration).To(Equal(rec.Generation))
-		}).Should(Succeed())
-
-		restore := takeWebhooksDown(ctx)
-		Eventually(func(g Gomega) {
-			rec := record(g, ctx, ns, "ConfigMap", "guarded")
-			base := rec.DeepCopy()
+		editRecordBehindWebhook(ctx, ns, "guarded", sha("a7"), "tamperer", func(rec *v1alpha1.TraceRecord) {
 			rec.Spec.Commit = sha("0f")
-			g.Expect(k8sClient.Patch(ctx, rec, client.MergeFrom(base), client.FieldOwner("tamperer"))).To(Succeed())
-		}).Should(Succeed())
-		restore()
+		})
 		Eventually(func(g Gomega) {
 			rec := record(g, ctx, ns, "ConfigMap", "guarded")
 			g.Expect(rec.Spec.Commit).To(Equal(sha("a7")))
@@ -252,23 +240,10 @@ var _ = Describe("TraceRecord integrity", Ordered, func() {
 	})
 
 	It("flags a TraceRecord whose status (its history) was rewritten behind the webhook", func(ctx SpecContext) {
-		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "rewritten", Annotations: stamped(sha("b8"))}, Data: map[string]string{"k": "v"}}
-		Expect(k8sClient.Create(ctx, cm)).To(Succeed())
-		Eventually(func(g Gomega) {
-			rec := record(g, ctx, ns, "ConfigMap", "rewritten")
-			g.Expect(rec.Status.History).To(HaveLen(1))
-			g.Expect(rec.Status.ObservedGeneration).To(Equal(rec.Generation))
-		}).Should(Succeed())
-
-		restore := takeWebhooksDown(ctx)
-		Eventually(func(g Gomega) {
-			rec := record(g, ctx, ns, "ConfigMap", "rewritten")
-			base := rec.DeepCopy()
+		editRecordBehindWebhook(ctx, ns, "rewritten", sha("b8"), "history-rewriter", func(rec *v1alpha1.TraceRecord) {
 			rec.Status.History[0].Commit = sha("0e")
 			rec.Status.History[0].Approver = "nobody"
-			g.Expect(k8sClient.Patch(ctx, rec, client.MergeFrom(base), client.FieldOwner("history-rewriter"))).To(Succeed())
-		}).Should(Succeed())
-		restore()
+		})
 		Eventually(func(g Gomega) {
 			rec := record(g, ctx, ns, "ConfigMap", "rewritten")
 			var f *v1alpha1.Finding
@@ -287,3 +262,25 @@ var _ = Describe("TraceRecord integrity", Ordered, func() {
 		}).Should(Succeed())
 	})
 })
+
+// editRecordBehindWebhook creates the stamped ConfigMap ns/name with commit, waits for
+// its record, and lets fieldOwner edit the record with kubetrail's webhooks down.
+func editRecordBehindWebhook(ctx context.Context, ns, name, commit, fieldOwner string, edit func(*v1alpha1.TraceRecord)) {
+	GinkgoHelper()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: stamped(commit)}, Data: map[string]string{"k": "v"}}
+	Expect(k8sClient.Create(ctx, cm)).To(Succeed())
+	Eventually(func(g Gomega) {
+		rec := record(g, ctx, ns, "ConfigMap", name)
+		g.Expect(rec.Status.History).To(HaveLen(1))
+		g.Expect(rec.Status.ObservedGeneration).To(Equal(rec.Generation))
+	}).Should(Succeed())
+
+	restore := takeWebhooksDown(ctx)
+	defer restore()
+	Eventually(func(g Gomega) {
+		rec := record(g, ctx, ns, "ConfigMap", name)
+		base := rec.DeepCopy()
+		edit(rec)
+		g.Expect(k8sClient.Patch(ctx, rec, client.MergeFrom(base), client.FieldOwner(fieldOwner))).To(Succeed())
+	}).Should(Succeed())
+}

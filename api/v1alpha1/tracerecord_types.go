@@ -39,9 +39,10 @@ type TraceRecordSpec struct {
 	// +optional
 	Admission AdmissionFacts `json:"admission,omitempty"`
 
-	// images are the container images the object runs, for workloads.
+	// images are the container images the object runs, for workloads. Atomic: only the
+	// manager writes it, and per-item field ownership would cost every record bytes.
 	// +optional
-	// +listType=set
+	// +listType=atomic
 	Images []string `json:"images,omitempty"`
 }
 

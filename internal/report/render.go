@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"github.com/kubetrail/kubetrail/api/v1alpha1"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -301,6 +302,15 @@ func signatureText(s string) string {
 	return "not verified (whether it was signed is unknown)"
 }
 
+// messageWithPaths is a finding's message, with the changed paths for the findings
+// whose message leaves them to the paths field (drift and untraced changes).
+func messageWithPaths(r FindingRow) string {
+	if len(r.Paths) == 0 || r.Type != v1alpha1.FindingDrift && r.Type != v1alpha1.FindingUntracedChange {
+		return r.Message
+	}
+	return r.Message + " (at " + strings.Join(r.Paths, ", ") + ")"
+}
+
 // RenderFindings writes the findings table: NAMESPACE TARGET TYPE SEVERITY
 // INTRODUCED-BY MESSAGE.
 func RenderFindings(out io.Writer, rows []FindingRow) error {
@@ -308,7 +318,7 @@ func RenderFindings(out io.Writer, rows []FindingRow) error {
 	fmt.Fprintln(tw, "NAMESPACE\tTARGET\tTYPE\tSEVERITY\tINTRODUCED-BY\tMESSAGE")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s/%s\t%s\t%s\t%s\t%s\n", orDash(r.Target.Namespace), r.Target.Kind, r.Target.Name,
-			r.Type, r.Severity, r.IntroducedBySummary, oneLine(r.Message))
+			r.Type, r.Severity, r.IntroducedBySummary, oneLine(messageWithPaths(r)))
 	}
 	return tw.Flush()
 }

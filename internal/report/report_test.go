@@ -56,7 +56,7 @@ func webRecord() *v1alpha1.TraceRecord {
 			},
 			HistoryDropped: 2,
 			Findings: []v1alpha1.Finding{
-				{ID: "drift", Type: v1alpha1.FindingDrift, Severity: v1alpha1.SeverityMedium, Message: "/spec/replicas changed outside the pipeline",
+				{ID: "drift", Type: v1alpha1.FindingDrift, Severity: v1alpha1.SeverityMedium, Message: "Drifted from the last traced revision; changed by kubectl-edit (Update)",
 					Paths: []string{"/spec/replicas"}, Managers: []string{"kubectl-edit"}, FirstSeen: *at(10 * time.Minute),
 					IntroducedBy: v1alpha1.ChangeOrigin{Traced: false, Admission: v1alpha1.AdmissionFacts{AdmittedBy: "kubernetes-admin", AdmittedAt: at(10 * time.Minute)}}},
 				{ID: "secret", Type: v1alpha1.FindingSecretExposure, Severity: v1alpha1.SeverityHigh, Message: "env API_KEY holds a literal AWS access key",
@@ -138,7 +138,7 @@ func TestWhy(t *testing.T) {
 					"High      SecretExposure: env API_KEY holds a literal AWS access key",
 					"introduced by commit 1a2b3c4, PR #42, pipeline run 99, by agent deploy-bot run 7, approved by alice, admitted by system:serviceaccount:ci:deployer",
 					"at /spec/template/spec/containers/web/env/API_KEY; rule aws-access-token",
-					"Medium    Drift: /spec/replicas changed outside the pipeline",
+					"Medium    Drift: Drifted from the last traced revision; changed by kubectl-edit (Update)",
 					"introduced by an UNTRACED change, admitted by kubernetes-admin, at 2026-05-10 11:50:00 UTC (10m ago)",
 				},
 			},
@@ -345,7 +345,7 @@ func TestFindings(t *testing.T) {
 		{"NAMESPACE", "TARGET", "TYPE", "SEVERITY", "INTRODUCED-BY", "MESSAGE"},
 		{"-", "ClusterRoleBinding/ci-admin", "RBACEscalation", "Critical", "bbbbbbb (PR #12)", "ServiceAccount shop/builder gained cluster-admin"},
 		{"shop", "Deployment/web", "SecretExposure", "High", "1a2b3c4 (PR #42)", "env API_KEY"},
-		{"shop", "Deployment/web", "Drift", "Medium", "untraced (admitted by kubernetes-admin)", "/spec/replicas changed"},
+		{"shop", "Deployment/web", "Drift", "Medium", "untraced (admitted by kubernetes-admin)", "changed by kubectl-edit (Update) (at /spec/replicas)"},
 	} {
 		for _, w := range want {
 			if !strings.Contains(lines[i], w) {
