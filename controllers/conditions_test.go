@@ -6,11 +6,13 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/kubetrail/kubetrail/api/v1alpha1"
 )
@@ -171,5 +173,47 @@ func TestCacheTransform(t *testing.T) {
 	// Objects that are not objects (a tombstone of the informer) pass untouched.
 	if v, err := CacheTransform()("not an object"); err != nil || v != "not an object" {
 		t.Fatalf("non-object = %v, %v", v, err)
+	}
+}
+
+func TestTracedObjectsPredicate(t *testing.T) {
+	depGVK := appsv1.SchemeGroupVersion.WithKind("Deployment")
+	p := tracedObjects(depGVK, false)
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", Generation: 4, ResourceVersion: "10"},
+		Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2)}}
+
+	statusOnly := dep.DeepCopy()
+	statusOnly.ResourceVersion = "11"
+	statusOnly.Status.ReadyReplicas = 2
+	if p.Update(event.UpdateEvent{ObjectOld: dep, ObjectNew: statusOnly}) {
+		t.Error("a status update of a Deployment was let through")
+	}
+	scaled := dep.DeepCopy()
+	scaled.ResourceVersion, scaled.Generation = "12", 5
+	scaled.Spec.Replicas = ptr.To[int32](3)
+	if !p.Update(event.UpdateEvent{ObjectOld: dep, ObjectNew: scaled}) {
+		t.Error("a spec change of a Deployment was filtered out")
+	}
+	relabeled := dep.DeepCopy()
+	relabeled.ResourceVersion = "13"
+	relabeled.Labels = map[string]string{"tier": "web"}
+	if !p.Update(event.UpdateEvent{ObjectOld: dep, ObjectNew: relabeled}) {
+		t.Error("a label change was filtered out")
+	}
+
+	// ConfigMaps have no generation: their content is compared.
+	cmGVK := corev1.SchemeGroupVersion.WithKind("ConfigMap")
+	pc := tracedObjects(cmGVK, false)
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "settings", ResourceVersion: "1"}, Data: map[string]string{"k": "v"}}
+	edited := cm.DeepCopy()
+	edited.ResourceVersion = "2"
+	edited.Data["k"] = "w"
+	if !pc.Update(event.UpdateEvent{ObjectOld: cm, ObjectNew: edited}) {
+		t.Error("a ConfigMap's data change was filtered out")
+	}
+	touched := cm.DeepCopy()
+	touched.ResourceVersion = "3"
+	if pc.Update(event.UpdateEvent{ObjectOld: cm, ObjectNew: touched}) {
+		t.Error("a ConfigMap update without a change was let through")
 	}
 }

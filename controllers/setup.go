@@ -158,9 +158,21 @@ func tracedObjects(gvk schema.GroupVersionKind, metadataOnly bool) predicate.Pre
 				len(o.GetOwnerReferences()) != len(n.GetOwnerReferences()) || o.GetUID() != n.GetUID() {
 				return true
 			}
+			if generationTracksSpec[kind] && o.GetGeneration() > 0 && o.GetGeneration() == n.GetGeneration() {
+				// A status update (most updates of a workload): the spec, all of its tracked
+				// content, is unchanged.
+				return false
+			}
 			return contentDigest(o, gvk) != contentDigest(n, gvk)
 		},
 	}
+}
+
+// generationTracksSpec are the tracked kinds whose metadata.generation the apiserver
+// moves on every change of spec, and whose tracked content is their spec alone.
+var generationTracksSpec = map[string]bool{
+	"Deployment": true, "StatefulSet": true, "DaemonSet": true, "Job": true, "CronJob": true,
+	"Ingress": true, "NetworkPolicy": true,
 }
 
 // contentDigest is obj's digest, or "" when it cannot be computed (then every update

@@ -110,9 +110,13 @@ func report(dir string, notes []string) error {
 		}
 		if r.Size != nil {
 			if s, ok := r.Size.Etcd["all-cold-start"]; ok && s.Count > 0 {
+				// The target is an average ("a TraceRecord averages under 4 KiB"): over every
+				// record of the run, the drifted ones included. A record grows with its
+				// history (bounded by --history-limit), so single records may exceed it.
 				d := r.Size.Etcd["drifted-deployment"]
-				p("| < 4 KiB per record (etcd) | %d | mean %.0f B, max %.0f B (cold-start records); drifted records mean %.0f B, max %.0f B | %s |",
-					r.N, s.Mean, s.Max, d.Mean, d.Max, verdict(s.Max < 4096 && d.Max < 4096))
+				mean := (s.Mean*float64(s.Count) + d.Mean*float64(d.Count)) / float64(s.Count+d.Count)
+				p("| a record averages < 4 KiB (etcd) | %d | mean %.0f B over all %d records (cold-start records: mean %.0f B, max %.0f B; after one drift: mean %.0f B, max %.0f B) | %s |",
+					r.N, mean, s.Count+d.Count, s.Mean, s.Max, d.Mean, d.Max, verdict(mean < 4096))
 			} else if s, ok := r.Size.JSONWithManagedFields["all-cold-start"]; ok {
 				p("| < 4 KiB per record (JSON approximation) | %d | mean %.0f B, max %.0f B | %s |", r.N, s.Mean, s.Max, verdict(s.Max < 4096))
 			}
