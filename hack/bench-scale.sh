@@ -2,7 +2,8 @@
 # Controller scale: for each object count N, on a fresh local control plane
 # (hack/local-up.sh), stops the manager, creates N objects (1/3 Deployments with 0
 # replicas, 1/3 ConfigMaps, 1/3 RoleBindings to a per-namespace Role, over N/100
-# namespaces), starts the manager and times the cold start until every object has its
+# namespaces), waits until kube-controller-manager has observed every new Deployment (a
+# settled, populated cluster), starts the manager and times the cold start until every object has its
 # TraceRecord (and its status), sampling the manager's RSS; then measures drift latency
 # (edit behind the webhook's back -> Drifted=True) on 100 more Deployments and the etcd
 # bytes per TraceRecord. Writes docs/benchmarks-scale.md.
