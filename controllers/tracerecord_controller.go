@@ -712,7 +712,7 @@ func (r *TraceReconciler) reconcileProvenanceFindings(_ context.Context, s *reco
 		if policy.MatchesAny(p.Spec.Exempt, id) {
 			continue
 		}
-		w, err := policy.ActiveFreeze(p.Spec.ChangeWindows, s.facts.AdmittedAt.Time)
+		w, err := p.ActiveFreeze(s.facts.AdmittedAt.Time)
 		if err != nil || w == nil {
 			continue
 		}
