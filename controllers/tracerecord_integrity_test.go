@@ -185,6 +185,34 @@ var _ = Describe("TraceRecord integrity", Ordered, func() {
 		Consistently(check, 2*time.Second).Should(Succeed())
 	})
 
+	It("admits a NodePort Service and keeps it traced, though the apiserver allocates its node ports between the webhooks", func(ctx SpecContext) {
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "public", Annotations: stamped(sha("e7"))},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app": "web"},
+				Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}}}
+		Expect(k8sClient.Create(ctx, svc)).To(Succeed(), "the validating webhook sees the allocated node port the mutating one did not")
+		Expect(svc.Spec.Ports[0].NodePort).NotTo(BeZero())
+		inSync := func(revisions int) func(g Gomega) {
+			return func(g Gomega) {
+				rec := record(g, ctx, ns, "Service", "public")
+				g.Expect(rec.Status.History).To(HaveLen(revisions))
+				g.Expect(condition(rec, v1alpha1.ConditionDrifted).Status).To(Equal(metav1.ConditionFalse))
+				g.Expect(condition(rec, v1alpha1.ConditionTraced).Status).To(Equal(metav1.ConditionTrue))
+				g.Expect(rec.Status.Findings).To(BeEmpty())
+			}
+		}
+		Eventually(inSync(1)).Should(Succeed())
+		Consistently(inSync(1), 2*time.Second).Should(Succeed())
+
+		By("replacing it with a manifest that leaves the node port out (the apiserver restores it)")
+		Eventually(func() error {
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(svc), svc)).To(Succeed())
+			svc.Spec.Ports[0].NodePort = 0
+			svc.Spec.Ports[0].TargetPort = intstr.FromInt32(8081)
+			return k8sClient.Update(ctx, svc)
+		}).Should(Succeed())
+		Eventually(inSync(2)).Should(Succeed())
+	})
+
 	It("keeps the admitted revision's provenance when only the provenance annotations change", func(ctx SpecContext) {
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "retagged", Annotations: stamped(sha("e5"))}, Data: map[string]string{"k": "v"}}
 		Expect(k8sClient.Create(ctx, cm)).To(Succeed())

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -119,7 +120,7 @@ func tracked(obj map[string]interface{}, ignore [][]string) (map[string]interfac
 		}
 	}
 	kind, _ := obj["kind"].(string)
-	if extra := serverAllocated[kind]; len(extra) > 0 {
+	if extra := serverAllocatedPaths(kind, obj); len(extra) > 0 {
 		ignore = append(append([][]string(nil), ignore...), extra...)
 	}
 	if len(ignore) > 0 {
@@ -141,8 +142,11 @@ func tracked(obj map[string]interface{}, ignore [][]string) (map[string]interfac
 // Service's cluster IPs and node ports, a Job's generated selector and the labels it
 // puts on the pod template. The stamped digest is computed before they exist, so
 // they are not tracked content; what a deploy writes into them is immutable or
-// allocated anyway. (Node ports, allocated per port of a NodePort Service, are not
-// covered yet: such a Service's stamped digest differs from its live one.)
+// allocated anyway. A Service's node ports are among them (serverAllocatedPaths adds
+// one path per port): the apiserver allocates them, and restores them on an update
+// that leaves them out, after the mutating webhook and before the validating one, so
+// the two webhooks would otherwise see different content. A node port a deploy sets
+// explicitly is therefore not tracked either.
 var serverAllocated = map[string][][]string{
 	"Service": {
 		{"spec", "clusterIP"}, {"spec", "clusterIPs"}, {"spec", "ipFamilies"}, {"spec", "ipFamilyPolicy"},
@@ -155,6 +159,34 @@ var serverAllocated = map[string][][]string{
 		{"spec", "template", "metadata", "labels", "job-name"},
 		{"spec", "template", "metadata", "labels", "batch.kubernetes.io/job-name"},
 	},
+}
+
+// serverAllocatedPaths are the serverAllocated paths of obj, of kind: the kind's fixed
+// ones, and for a Service the nodePort of each of its ports.
+func serverAllocatedPaths(kind string, obj map[string]interface{}) [][]string {
+	fixed := serverAllocated[kind]
+	if kind != "Service" {
+		return fixed
+	}
+	spec, _ := obj["spec"].(map[string]interface{})
+	ports, _ := spec["ports"].([]interface{})
+	keyed := KeyedByName(ports)
+	out := fixed
+	for i, p := range ports {
+		port, _ := p.(map[string]interface{})
+		if _, ok := port["nodePort"]; !ok {
+			continue
+		}
+		tok := strconv.Itoa(i)
+		if keyed {
+			tok, _ = port["name"].(string)
+		}
+		if len(out) == len(fixed) {
+			out = append([][]string(nil), fixed...)
+		}
+		out = append(out, []string{"spec", "ports", tok, "nodePort"})
+	}
+	return out
 }
 
 // pruneEmptyMap deletes the map at path if it exists and is empty.

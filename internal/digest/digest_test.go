@@ -603,3 +603,46 @@ func TestServerAllocatedFieldsAreNotTracked(t *testing.T) {
 		t.Fatalf("a non-string kind must not fail: %v", err)
 	}
 }
+
+// The apiserver allocates a Service's node ports between the mutating and the
+// validating webhook: both must see the same tracked content.
+func TestServiceNodePortsAreServerAllocated(t *testing.T) {
+	svc := func(ports ...interface{}) map[string]interface{} {
+		return map[string]interface{}{"apiVersion": "v1", "kind": "Service",
+			"metadata": map[string]interface{}{"namespace": "shop", "name": "web"},
+			"spec":     map[string]interface{}{"type": "NodePort", "ports": ports}}
+	}
+	port := func(name string, nodePort int64) map[string]interface{} {
+		p := map[string]interface{}{"port": int64(80), "protocol": "TCP"}
+		if name != "" {
+			p["name"] = name
+		}
+		if nodePort != 0 {
+			p["nodePort"] = nodePort
+		}
+		return p
+	}
+	for name, tc := range map[string]struct{ admitted, allocated map[string]interface{} }{
+		"one unnamed port": {svc(port("", 0)), svc(port("", 31080))},
+		"named ports":      {svc(port("http", 0), port("https", 0)), svc(port("http", 31080), port("https", 31443))},
+	} {
+		a, err := Of(tc.admitted, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Of(tc.allocated, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a != b {
+			t.Errorf("%s: allocating node ports changed the digest", name)
+		}
+	}
+	// The port itself stays tracked.
+	a, _ := Of(svc(port("http", 31080)), nil)
+	other := svc(port("http", 31080))
+	other["spec"].(map[string]interface{})["ports"].([]interface{})[0].(map[string]interface{})["port"] = int64(8080)
+	if b, _ := Of(other, nil); a == b {
+		t.Error("a changed service port did not change the digest")
+	}
+}

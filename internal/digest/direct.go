@@ -24,7 +24,8 @@ func appendTrackedDirect(b []byte, obj map[string]interface{}, ignore []string) 
 	if kind == "Job" || obj["kind"] == "Secret" {
 		return b, false
 	}
-	paths := make([][]string, 0, len(ignore)+len(serverAllocated[kind]))
+	allocated := serverAllocatedPaths(kind, obj)
+	paths := make([][]string, 0, len(ignore)+len(allocated))
 	for _, p := range ignore {
 		toks, err := ParsePointer(p)
 		if err != nil {
@@ -32,7 +33,7 @@ func appendTrackedDirect(b []byte, obj map[string]interface{}, ignore []string) 
 		}
 		paths = append(paths, toks)
 	}
-	paths = append(paths, serverAllocated[kind]...)
+	paths = append(paths, allocated...)
 
 	e := directEncoder{b: b}
 	// The top-level keys tracked keeps, sorted; metadata only when it keeps a field.
