@@ -163,7 +163,9 @@ func tracedObjects(gvk schema.GroupVersionKind, metadataOnly bool) predicate.Pre
 				// content, is unchanged.
 				return false
 			}
-			return contentDigest(o, gvk) != contentDigest(n, gvk)
+			od, err1 := contentDigest(o, gvk)
+			nd, err2 := contentDigest(n, gvk)
+			return err1 != nil || err2 != nil || od != nd
 		},
 	}
 }
@@ -175,18 +177,14 @@ var generationTracksSpec = map[string]bool{
 	"Ingress": true, "NetworkPolicy": true,
 }
 
-// contentDigest is obj's digest, or "" when it cannot be computed (then every update
-// passes the predicate).
-func contentDigest(obj client.Object, gvk schema.GroupVersionKind) string {
+// contentDigest is obj's digest. When it cannot be computed the update passes the
+// predicate, and the reconcile reports why.
+func contentDigest(obj client.Object, gvk schema.GroupVersionKind) (string, error) {
 	content, err := contentOf(obj, gvk)
 	if err != nil {
-		return ""
+		return "", err
 	}
-	d, err := digest.Of(content, nil)
-	if err != nil {
-		return ""
-	}
-	return d
+	return digest.Of(content, nil)
 }
 
 // recordsToRevisit lets through the TraceRecord events a reconciler must act on:
