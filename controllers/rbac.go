@@ -166,22 +166,22 @@ func (r *TraceReconciler) reconcileRBAC(ctx context.Context, s *recordState) (ct
 	var grants []rbacrisk.Grant
 	switch kind {
 	case "ClusterRoleBinding":
-		var b rbacv1.ClusterRoleBinding
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(s.live.content, &b); err != nil {
+		b, err := liveAs[rbacv1.ClusterRoleBinding](s.live)
+		if err != nil {
 			return ctrl.Result{}, err
 		}
 		via := "ClusterRoleBinding/" + b.Name + " -> " + b.RoleRef.Kind + "/" + b.RoleRef.Name
 		grants = grantsOf(rbacrisk.Snapshot{Roles: snap.Roles, ClusterRoles: snap.ClusterRoles, ClusterRoleBindings: []rbacv1.ClusterRoleBinding{b}}, via)
 	case "RoleBinding":
-		var b rbacv1.RoleBinding
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(s.live.content, &b); err != nil {
+		b, err := liveAs[rbacv1.RoleBinding](s.live)
+		if err != nil {
 			return ctrl.Result{}, err
 		}
 		via := "RoleBinding/" + b.Namespace + "/" + b.Name + " -> " + b.RoleRef.Kind + "/" + b.RoleRef.Name
 		grants = grantsOf(rbacrisk.Snapshot{Roles: snap.Roles, ClusterRoles: snap.ClusterRoles, RoleBindings: []rbacv1.RoleBinding{b}}, via)
 	case "ClusterRole":
-		var cr rbacv1.ClusterRole
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(s.live.content, &cr); err != nil {
+		cr, err := liveAs[rbacv1.ClusterRole](s.live)
+		if err != nil {
 			return ctrl.Result{}, err
 		}
 		grants = aggregationGrants(cr, snap)
@@ -203,6 +203,17 @@ func (r *TraceReconciler) reconcileRBAC(ctx context.Context, s *recordState) (ct
 		s.current = append(s.current, escalationFinding(g.Subject, risks, g.Via, deps, origin))
 	}
 	return ctrl.Result{}, nil
+}
+
+// liveAs returns the live object as T: the object read from the cache when it is
+// already a T (the RBAC kinds are cached typed), else converted from its content.
+func liveAs[T any](live *liveObject) (T, error) {
+	if p, ok := any(live.obj).(*T); ok {
+		return *p, nil
+	}
+	var x T
+	err := runtime.DefaultUnstructuredConverter.FromUnstructured(live.content, &x)
+	return x, err
 }
 
 // grantsOf evaluates a snapshot holding a single binding: what that binding grants.
