@@ -39,11 +39,40 @@ type Plan struct {
 	// Replaced lists the admission keys whose client-sent value was replaced: a client
 	// tried to set or change a fact only the webhook writes.
 	Replaced []string
+	// Requester and At are the request's username and admission time (see WrittenFor).
+	Requester string
+	At        time.Time
+}
+
+// FreshWindow is how long before the validating webhook's instant the mutating webhook
+// may have stamped the same request: the apiserver gives a whole request a minute by
+// default (--request-timeout), every mutating webhook's call and reinvocation included.
+// FutureSkew allows for replicas whose clocks differ a little.
+const (
+	FreshWindow = time.Minute
+	FutureSkew  = 5 * time.Second
+)
+
+// WrittenFor reports whether facts are the mutating webhook's for this very request:
+// admitted-by is the requester and admitted-at lies within FreshWindow before now. A
+// mutating webhook that runs after kubetrail's (Kyverno, a Vault injector) can change
+// the object after it was hashed; the stamper is reinvoked then (reinvocationPolicy
+// IfNeeded) and, on that call, finds its own facts here. A client that forges them
+// gains nothing: they name itself and the time of its own request.
+func WrittenFor(facts map[string]string, username string, now time.Time) bool {
+	if username == "" || facts[provenance.AdmittedByKey] != username {
+		return false
+	}
+	at, err := time.Parse(time.RFC3339, facts[provenance.AdmittedAtKey])
+	if err != nil {
+		return false
+	}
+	return !at.Before(now.Add(-FreshWindow)) && !at.After(now.Add(FutureSkew))
 }
 
 // Decide computes the plan for r.
 func Decide(r Request) (Plan, error) {
-	var p Plan
+	p := Plan{Requester: r.Username, At: r.Now}
 	changed := r.OldObject == nil
 	if !changed {
 		before, err := digest.Of(r.OldObject, r.Ignore)
@@ -85,6 +114,10 @@ func Decide(r Request) (Plan, error) {
 		}
 	}
 	sent := Of(r.Object)
+	// The stamper's own facts from an earlier call for this request (it is reinvoked
+	// when a later webhook changed the object): restamping them is no replacement of a
+	// client's value, and warning the client about it would be wrong.
+	own := changed && WrittenFor(sent, r.Username, r.Now)
 	var before map[string]string
 	if r.OldObject != nil {
 		before = Of(r.OldObject)
@@ -97,6 +130,9 @@ func Decide(r Request) (Plan, error) {
 		// A value the client merely carried over from the stored object is not a forgery
 		// (kubectl apply and edit send the whole object back).
 		if old, had := before[k]; had && old == v {
+			continue
+		}
+		if own && k != provenance.VerifiedKey {
 			continue
 		}
 		if p.Annotations[k] != v || k == provenance.AdmittedAtKey {
@@ -125,6 +161,13 @@ func Of(obj map[string]interface{}) map[string]string {
 // client's values get this far, and this catches them. admitted-at is only required
 // to be present on a content change: the two webhooks see the request at different
 // instants. verified is what the validating webhook's own signature check found.
+//
+// A digest that is not the final object's is not forged when the facts are the
+// mutating webhook's for this request (WrittenFor): a mutating webhook that ran after
+// kubetrail's last call changed the object after it was hashed. The object is admitted;
+// the reconciler, which compares the live digest with the stamped one, records the
+// change as Drift and UntracedChange. admitted-by naming someone else, an admitted-at
+// outside the window, a malformed digest or a wrong verified are still forged.
 func Forged(have map[string]string, plan Plan, verified bool) string {
 	for _, k := range provenance.AdmissionKeys {
 		want, set := plan.Annotations[k]
@@ -138,6 +181,10 @@ func Forged(have map[string]string, plan Plan, verified bool) string {
 			// and the object is simply unstamped, which the reconciler records as an
 			// untraced change. Denying it would turn a fail-open webhook into a closed one.
 		case plan.ContentChanged && k == provenance.AdmittedAtKey:
+		case plan.ContentChanged && k == provenance.DigestKey && got != want && WrittenFor(have, plan.Requester, plan.At):
+			if !digest.Valid(got) {
+				return k
+			}
 		case plan.NameGenerated && k == provenance.DigestKey:
 			// The name did not exist yet when the mutating webhook hashed the object.
 			if !digest.Valid(got) {

@@ -1,6 +1,7 @@
 package admissionfacts
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -121,6 +122,137 @@ func TestForged(t *testing.T) {
 		tamper(m)
 		if got := Forged(m, plan, false); got != key {
 			t.Errorf("tampering %s: Forged = %q", key, got)
+		}
+	}
+}
+
+// A mutating webhook that runs after kubetrail's changes the object after the stamper
+// hashed it (when nothing reinvokes the stamper after that change). The validating
+// webhook sees the stamper's facts for this very request with a digest of the earlier
+// object: not forged. Facts that are not this request's still are.
+func TestForgedAfterLaterMutation(t *testing.T) {
+	before := deployment("app:1", 1, nil)
+	stamp, err := Decide(Request{Object: before, Username: "pipeline", Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The other webhook adds an env var; the validating webhook runs 3 s later.
+	after := deployment("app:1", 1, nil)
+	after["spec"].(map[string]interface{})["template"].(map[string]interface{})["spec"].(map[string]interface{})["containers"].([]interface{})[0].(map[string]interface{})["env"] =
+		[]interface{}{map[string]interface{}{"name": "INJECTED", "value": "1"}}
+	ann := map[string]interface{}{}
+	for k, v := range stamp.Annotations {
+		ann[k] = v
+	}
+	after["metadata"].(map[string]interface{})["annotations"] = ann
+	plan, err := Decide(Request{Object: after, Username: "pipeline", Now: t0.Add(3 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Annotations[provenance.DigestKey] == stamp.Annotations[provenance.DigestKey] {
+		t.Fatal("the later change did not change the digest; the test proves nothing")
+	}
+	if len(plan.Replaced) != 0 {
+		t.Errorf("the stamper's own facts, seen again on reinvocation, were reported replaced: %v", plan.Replaced)
+	}
+	if k := Forged(stamp.Annotations, plan, false); k != "" {
+		t.Fatalf("the stamper's facts for this request were taken for forged at %s", k)
+	}
+
+	with := func(edit func(m map[string]string)) map[string]string {
+		m := map[string]string{}
+		for k, v := range stamp.Annotations {
+			m[k] = v
+		}
+		edit(m)
+		return m
+	}
+	cases := map[string]struct {
+		have map[string]string
+		plan Plan
+		want string
+	}{
+		"someone else named as submitter": {
+			have: with(func(m map[string]string) { m[provenance.AdmittedByKey] = "someone" }), plan: plan, want: provenance.AdmittedByKey,
+		},
+		"another requester sends the pipeline's facts": {
+			have: stamp.Annotations, plan: func() Plan {
+				p := plan
+				p.Requester = "mallory"
+				p.Annotations = withBy(plan.Annotations, "mallory")
+				return p
+			}(),
+			want: provenance.AdmittedByKey,
+		},
+		"admitted-at older than the window": {
+			have: with(func(m map[string]string) { m[provenance.AdmittedAtKey] = t0.Add(-2 * time.Minute).Format(time.RFC3339) }), plan: plan, want: provenance.DigestKey,
+		},
+		"admitted-at in the future": {
+			have: with(func(m map[string]string) { m[provenance.AdmittedAtKey] = t0.Add(time.Minute).Format(time.RFC3339) }), plan: plan, want: provenance.DigestKey,
+		},
+		"admitted-at not a time": {
+			have: with(func(m map[string]string) { m[provenance.AdmittedAtKey] = "now" }), plan: plan, want: provenance.DigestKey,
+		},
+		"malformed digest": {
+			have: with(func(m map[string]string) { m[provenance.DigestKey] = "sha256:00" }), plan: plan, want: provenance.DigestKey,
+		},
+		"verified=true without a signature": {
+			have: with(func(m map[string]string) { m[provenance.VerifiedKey] = "true" }), plan: plan, want: provenance.VerifiedKey,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := Forged(tc.have, tc.plan, false); got != tc.want {
+				t.Errorf("Forged = %q, want %q", got, tc.want)
+			}
+		})
+	}
+
+	// On an update that changes nothing tracked the facts must be the stored ones: a
+	// fresh digest mismatch there is forged, whoever sent it.
+	stored := deployment("app:1", 1, map[string]interface{}{
+		provenance.AdmittedByKey: "ci", provenance.AdmittedAtKey: "2026-11-01T00:00:00Z",
+		provenance.DigestKey: stamp.Annotations[provenance.DigestKey], provenance.VerifiedKey: "false",
+	})
+	unchanged, err := Decide(Request{Object: stored, OldObject: stored, Username: "pipeline", Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := with(func(m map[string]string) { m[provenance.DigestKey] = "sha256:" + strings.Repeat("1", 64) })
+	if got := Forged(mine, unchanged, false); got == "" {
+		t.Error("fresh facts of the requester on an unchanged update were not taken for forged")
+	}
+}
+
+func withBy(ann map[string]string, by string) map[string]string {
+	out := map[string]string{}
+	for k, v := range ann {
+		out[k] = v
+	}
+	out[provenance.AdmittedByKey] = by
+	return out
+}
+
+func TestWrittenFor(t *testing.T) {
+	at := func(d time.Duration) map[string]string {
+		return map[string]string{provenance.AdmittedByKey: "ci", provenance.AdmittedAtKey: t0.Add(d).Format(time.RFC3339)}
+	}
+	for name, tc := range map[string]struct {
+		facts map[string]string
+		user  string
+		want  bool
+	}{
+		"this request":      {at(-2 * time.Second), "ci", true},
+		"window edge":       {at(-FreshWindow), "ci", true},
+		"too old":           {at(-FreshWindow - time.Second), "ci", false},
+		"small clock skew":  {at(FutureSkew), "ci", true},
+		"future":            {at(FutureSkew + time.Second), "ci", false},
+		"another requester": {at(0), "mallory", false},
+		"no username":       {map[string]string{provenance.AdmittedAtKey: t0.Format(time.RFC3339)}, "", false},
+		"no time":           {map[string]string{provenance.AdmittedByKey: "ci"}, "ci", false},
+	} {
+		if got := WrittenFor(tc.facts, tc.user, t0); got != tc.want {
+			t.Errorf("%s: WrittenFor = %v, want %v", name, got, tc.want)
 		}
 	}
 }
