@@ -144,7 +144,10 @@ func (c *cluster) readLive(ctx context.Context, k targetKind, ns, name string) (
 		return nil, nil, c.apiError(err, "get "+k.GVR.Resource)
 	}
 	live := &report.Live{Found: true, Signed: u.GetAnnotations()[provenance.SignatureKey] != ""}
-	if d, err := digest.Of(u.Object, nil); err != nil {
+	if !digest.Recomputable(u.Object) {
+		// Its values enter the digest as keyed hashes, with a key only the manager holds.
+		live.DigestError = "a Secret's digest covers its values, hashed with the manager's key: only admission compares them"
+	} else if d, err := digest.Of(u.Object, nil); err != nil {
 		live.DigestError = err.Error()
 	} else {
 		live.Digest = d

@@ -3,7 +3,6 @@ package digest
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,14 +96,25 @@ func tracked(obj map[string]interface{}, ignore [][]string) (map[string]interfac
 			md, ok := v.(map[string]interface{})
 			if !ok {
 				// Not an object's metadata (malformed input): nothing in it is
-				// tracked, and only name and namespace ever would be.
+				// tracked.
 				continue
 			}
 			keep := map[string]interface{}{}
-			for _, f := range []string{"name", "namespace"} {
-				if fv, ok := md[f]; ok {
-					keep[f] = n.value(fv, 2)
+			for _, f := range trackedMetadataFields {
+				fv, ok := md[f]
+				if !ok {
+					continue
 				}
+				if f == "labels" || f == "annotations" {
+					m, isMap := trackedStrings(f, fv)
+					if !isMap {
+						keep[f] = n.value(fv, 2) // malformed: tracked as it is
+					} else if m != nil {
+						keep[f] = n.value(m, 2)
+					}
+					continue
+				}
+				keep[f] = n.value(fv, 2)
 			}
 			if len(keep) > 0 {
 				out[k] = keep
@@ -212,36 +222,6 @@ func Group(apiVersion string) string {
 		return apiVersion[:i]
 	}
 	return ""
-}
-
-// redactSecret replaces a Secret's data and stringData by the sorted list of their
-// key names, so that no value, not even a hash of one, ends up in the digest.
-// Values that are not maps (malformed) are dropped all the same: whatever they hold
-// might be secret.
-func redactSecret(out map[string]interface{}) {
-	data, hasData := out["data"]
-	stringData, hasStringData := out["stringData"]
-	if !hasData && !hasStringData {
-		return
-	}
-	delete(out, "stringData")
-	seen := map[string]bool{}
-	names := []string{}
-	for _, v := range []interface{}{data, stringData} {
-		m, _ := v.(map[string]interface{})
-		for k := range m {
-			if !seen[k] {
-				seen[k] = true
-				names = append(names, k)
-			}
-		}
-	}
-	sort.Strings(names)
-	list := make([]interface{}, len(names))
-	for i, k := range names {
-		list[i] = k
-	}
-	out["data"] = list
 }
 
 // Valid reports whether s has the form of a digest, so that a malformed annotation

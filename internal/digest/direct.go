@@ -47,9 +47,7 @@ func appendTrackedDirect(b []byte, obj map[string]interface{}, ignore []string) 
 			if !ok {
 				continue
 			}
-			_, hasName := md["name"]
-			_, hasNamespace := md["namespace"]
-			if !hasName && !hasNamespace {
+			if !keepsMetadata(md) {
 				continue
 			}
 		}
@@ -121,14 +119,44 @@ func (e *directEncoder) below(paths [][]string, key string) (sub [][]string, gon
 	return sub, gone
 }
 
-// metadata writes the tracked part of metadata: name and namespace.
-func (e *directEncoder) metadata(md map[string]interface{}, paths [][]string) {
-	e.b = append(e.b, '{')
-	first := true
-	for _, f := range [...]string{"name", "namespace"} { // sorted
+// keepsMetadata reports whether the tracked content keeps a field of md.
+func keepsMetadata(md map[string]interface{}) bool {
+	for _, f := range trackedMetadataFields {
 		fv, ok := md[f]
 		if !ok {
 			continue
+		}
+		if f == "labels" || f == "annotations" {
+			if m, isMap := trackedStrings(f, fv); isMap && m == nil {
+				continue
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// metadata writes the tracked part of metadata: labels and annotations without the
+// keys left out (see trackedStrings), name and namespace.
+func (e *directEncoder) metadata(md map[string]interface{}, paths [][]string) {
+	e.b = append(e.b, '{')
+	first := true
+	for _, f := range trackedMetadataFields { // sorted
+		fv, ok := md[f]
+		if !ok {
+			continue
+		}
+		if f == "labels" || f == "annotations" {
+			m, isMap := trackedStrings(f, fv)
+			if !isMap {
+				// Malformed: the general path tracks it as it is.
+				e.failed = true
+				return
+			}
+			if m == nil {
+				continue
+			}
+			fv = m
 		}
 		sub, gone := e.below(paths, f)
 		mark := len(e.b)

@@ -53,10 +53,25 @@ func TestDirectMatchesNormalized(t *testing.T) {
 		"metadata without name or namespace":     {obj: map[string]interface{}{"kind": "Pod", "metadata": map[string]interface{}{"labels": map[string]interface{}{"a": "b"}}}, direct: true},
 		"metadata with namespace only":           {obj: map[string]interface{}{"kind": "Pod", "metadata": map[string]interface{}{"namespace": "x"}}, direct: true},
 		"metadata name not a string":             {obj: map[string]interface{}{"metadata": map[string]interface{}{"name": []interface{}{1.5, nil}, "namespace": nil}}, direct: true},
-		"metadata is a string":                   {obj: map[string]interface{}{"kind": "Pod", "metadata": "oops"}, direct: true},
-		"metadata is nil":                        {obj: map[string]interface{}{"kind": "Pod", "metadata": nil}, direct: true},
-		"apiVersion core, status":                {obj: map[string]interface{}{"apiVersion": "v1", "kind": "ConfigMap", "status": "x", "data": map[string]interface{}{"k": "v"}}, direct: true},
-		"kind and apiVersion odd":                {obj: map[string]interface{}{"kind": 3.0, "apiVersion": map[string]interface{}{"z": true, "a": false}}, direct: true},
+		"labels and annotations": {obj: map[string]interface{}{"kind": "Pod", "metadata": map[string]interface{}{"name": "p",
+			"labels":      map[string]interface{}{"app": "web", "pod-template-hash": "x"},
+			"annotations": map[string]interface{}{"kubetrail.io/digest": "d", "kubetrail.io/commit": "c", "kubetrail.io/other": "o", "a": 1.5}}}, direct: true},
+		"only left-out keys": {obj: map[string]interface{}{"kind": "Pod", "metadata": map[string]interface{}{
+			"labels": map[string]interface{}{"pod-template-hash": "x"}, "annotations": map[string]interface{}{"kubetrail.io/digest": "d"}}}, direct: true},
+		"empty and null labels": {obj: map[string]interface{}{"kind": "Pod", "metadata": map[string]interface{}{
+			"labels": map[string]interface{}{}, "annotations": nil}}, direct: true},
+		"ignore a label": {obj: map[string]interface{}{"kind": "Pod", "metadata": map[string]interface{}{"name": "p",
+			"labels": map[string]interface{}{"a": "1", "b": "2"}}}, ignore: []string{"/metadata/labels/a", "/metadata/annotations"}, direct: true},
+		"ignore all labels": {obj: map[string]interface{}{"kind": "Pod", "metadata": map[string]interface{}{
+			"labels": map[string]interface{}{"a": "1"}}}, ignore: []string{"/metadata/labels/a"}, direct: true},
+		"labels not a map":        {obj: map[string]interface{}{"kind": "Pod", "metadata": map[string]interface{}{"labels": "oops"}}},
+		"typed labels":            {obj: map[string]interface{}{"kind": "Pod", "metadata": map[string]interface{}{"labels": map[string]string{"a": "b"}}}, direct: true},
+		"NaN in an annotation":    {obj: map[string]interface{}{"metadata": map[string]interface{}{"annotations": map[string]interface{}{"a": math.NaN()}}}},
+		"NaN in a left-out key":   {obj: map[string]interface{}{"metadata": map[string]interface{}{"name": "n", "annotations": map[string]interface{}{"kubetrail.io/digest": math.NaN()}}}, direct: true},
+		"metadata is a string":    {obj: map[string]interface{}{"kind": "Pod", "metadata": "oops"}, direct: true},
+		"metadata is nil":         {obj: map[string]interface{}{"kind": "Pod", "metadata": nil}, direct: true},
+		"apiVersion core, status": {obj: map[string]interface{}{"apiVersion": "v1", "kind": "ConfigMap", "status": "x", "data": map[string]interface{}{"k": "v"}}, direct: true},
+		"kind and apiVersion odd": {obj: map[string]interface{}{"kind": 3.0, "apiVersion": map[string]interface{}{"z": true, "a": false}}, direct: true},
 		"numbers": {obj: map[string]interface{}{"spec": []interface{}{0.0, math.Copysign(0, -1), 1.5, -2.25, 1e21, 1e20, 1e-7, 123456789.125,
 			float64(1 << 62), -float64(1 << 63), float64(1 << 63), math.MaxFloat64, math.SmallestNonzeroFloat64, int64(-7), int64(math.MaxInt64)}}, direct: true},
 		"strings":         {obj: map[string]interface{}{"spec": map[string]interface{}{"": "", "é": "\u2028\u2029<>&\"\\\n\x01\x7f", "bad": "a\xffb", "b": "ü"}}, direct: true},
@@ -115,8 +130,11 @@ func TestDirectValueBudget(t *testing.T) {
 func FuzzDirectMatchesNormalized(f *testing.F) {
 	for _, s := range []string{`{}`, `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"a","labels":{"x":"y"}},"spec":{"replicas":3,"f":1.5}}`,
 		`{"metadata":{"namespace":"n"},"status":{},"x":[null,true,-0,1e21,"\u2028\ud800"]}`,
-		`{"kind":"Service","spec":{"clusterIP":"a","l":[{"name":"a","x":1},{"name":"b","y":[1,2,{"name":"0"}]}]}}`} {
+		`{"kind":"Service","spec":{"clusterIP":"a","l":[{"name":"a","x":1},{"name":"b","y":[1,2,{"name":"0"}]}]}}`,
+		`{"kind":"Pod","metadata":{"name":"p","labels":{"app":"web","pod-template-hash":"x"},"annotations":{"kubetrail.io/digest":"d","kubetrail.io/commit":"c","deployment.kubernetes.io/revision":"2","x":"y"}}}`,
+		`{"metadata":{"labels":{"pod-template-hash":"x"},"annotations":{}}}`} {
 		f.Add([]byte(s), "/spec/replicas\n/x/1\n/metadata/name")
+		f.Add([]byte(s), "/metadata/labels/app\n/metadata/annotations/x")
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, pointers string) {
 		var obj map[string]interface{}

@@ -20,12 +20,15 @@
 //     collide with a field of the object. The version is dropped so that the same
 //     object read through another version of its group is not reported as changed
 //     just for that.
-//   - "metadata" keeps only "name" and "namespace". Labels, annotations (including
-//     kubetrail's own, which could not be part of a value they carry),
-//     managedFields, resourceVersion, generation, uid, creationTimestamp,
-//     ownerReferences, finalizers and everything else in metadata are left out:
-//     controllers rewrite them all the time, and a label or annotation change must
-//     keep the provenance of the content it labels.
+//   - "metadata" keeps "name", "namespace", "labels" and "annotations". Labels and
+//     annotations change behaviour (Ingress controller snippets, load-balancer
+//     settings, what a Service selects, ClusterRole aggregation), so they are
+//     content, except kubetrail's own admission and provenance annotations (the
+//     digest cannot cover itself, and stamping or signing must not change it) and a
+//     short list of keys the control plane writes (see metadata.go). A map that is
+//     absent, null, empty or holds only keys left out is no content. managedFields,
+//     resourceVersion, generation, uid, creationTimestamp, ownerReferences,
+//     finalizers and everything else in metadata are left out.
 //   - "status" is left out: it is written by controllers, not by a deploy.
 //   - Every other top-level field is kept whole: spec, data, binaryData, rules,
 //     subjects, roleRef, aggregationRule, webhooks, secrets, imagePullSecrets,
@@ -36,12 +39,13 @@
 //
 // Then the ignore pointers are applied (see Of), and finally, for kind "Secret" (in
 // any group: erring on the side of not hashing a secret), "data" and "stringData"
-// are replaced by a single "data" field holding the sorted, de-duplicated list of
-// their key names. A digest of a low-entropy secret value would let anyone who can
-// read annotations guess the value offline, so values are never hashed: changing a
-// secret's value does not change its digest, adding or removing a key does. Key
-// names from stringData are merged into data because the apiserver moves them there
-// before anyone reads the object back.
+// are replaced by a single "data" field: with a secret key set (SetSecretKey; the
+// manager sets its own at start), a map of each key name to a keyed hash (HMAC) of
+// its value, so that a value change changes the digest while a digest of a
+// low-entropy value cannot be tested against guesses without the key; without a key
+// (the CLI), the sorted, de-duplicated list of their key names, values never hashed.
+// Key names from stringData are merged into data because the apiserver moves them
+// there before anyone reads the object back (see secret.go).
 //
 // # Canonical JSON
 //

@@ -156,10 +156,14 @@ func TestChanged(t *testing.T) {
 			ignore: []string{containers + "/proxy"},
 			want:   nil,
 		},
-		"object metadata and status are not tracked": {
+		"labels are tracked": {
+			mutate: func(obj map[string]interface{}) { m(obj, "metadata", "labels")["team"] = "payments" },
+			want:   []string{"/metadata/labels/team"},
+		},
+		"kubetrail's annotations, other object metadata and status are not tracked": {
 			mutate: func(obj map[string]interface{}) {
-				m(obj, "metadata", "labels")["team"] = "payments"
 				m(obj, "metadata", "annotations")["kubetrail.io/commit"] = "ffff"
+				m(obj, "metadata", "annotations")["deployment.kubernetes.io/revision"] = "3"
 				m(obj, "metadata")["resourceVersion"] = "1"
 				m(obj, "status")["readyReplicas"] = 0.0
 			},

@@ -22,6 +22,7 @@ import (
 
 	"github.com/kubetrail/kubetrail/api/v1alpha1"
 	"github.com/kubetrail/kubetrail/internal/clusterpolicy"
+	"github.com/kubetrail/kubetrail/internal/digest"
 	"github.com/kubetrail/kubetrail/webhooks"
 )
 
@@ -65,9 +66,17 @@ func ManagerOptions(env *envtest.Environment, scheme *runtime.Scheme) ctrl.Optio
 	}
 }
 
+// DigestKey is the suites' fixed key of the keyed hashes of Secret values, which
+// main.go reads from (or creates in) the kubetrail-digest-key Secret.
+const DigestKey = "kubetrail envtest digest key, 32+ bytes long"
+
 // RegisterWebhooks registers kubetrail's admission handlers with mgr, as main.go does,
-// with managerUsernames allowed to write TraceRecords.
+// with managerUsernames allowed to write TraceRecords, and sets DigestKey as the
+// process's digest key (the tests then compute the digests the webhook stamps).
 func RegisterWebhooks(mgr ctrl.Manager, policies *clusterpolicy.Source, managerUsernames ...string) {
+	if err := digest.SetSecretKey([]byte(DigestKey)); err != nil {
+		panic(err)
+	}
 	webhooks.Handlers{
 		Stamper:     &webhooks.Stamper{Policies: policies},
 		Enforcer:    &webhooks.Enforcer{Policies: policies},

@@ -90,7 +90,7 @@ var _ = Describe("Stamping admitted objects", func() {
 		Expect(cm.Annotations).To(HaveKeyWithValue(provenance.AdmittedByKey, pipeline))
 	})
 
-	It("keeps the admission facts when only labels change", func(ctx SpecContext) {
+	It("stamps new admission facts when only labels change: labels are tracked content", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		d := deployment(ns, "web", "nginx:1.27", pipelineProvenance(commitA))
 		Expect(users[pipeline].Create(ctx, d)).To(Succeed())
@@ -101,9 +101,12 @@ var _ = Describe("Stamping admitted objects", func() {
 		after := before.DeepCopy()
 		after.Labels = map[string]string{"team": "shop"}
 		Expect(users[human].Patch(ctx, after, patch)).To(Succeed())
-		Expect(after.Annotations[provenance.AdmittedByKey]).To(Equal(pipeline))
-		Expect(after.Annotations[provenance.DigestKey]).To(Equal(before.Annotations[provenance.DigestKey]))
-		Expect(after.Annotations[provenance.AdmittedAtKey]).To(Equal(before.Annotations[provenance.AdmittedAtKey]))
+		Expect(after.Annotations[provenance.AdmittedByKey]).To(Equal(human))
+		Expect(after.Annotations[provenance.DigestKey]).NotTo(Equal(before.Annotations[provenance.DigestKey]))
+		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(after)
+		Expect(err).NotTo(HaveOccurred())
+		u["apiVersion"], u["kind"] = "apps/v1", "Deployment"
+		Expect(digest.Of(u, nil)).To(Equal(after.Annotations[provenance.DigestKey]))
 	})
 })
 
