@@ -122,6 +122,10 @@ func run(ctx context.Context, o options) error {
 	if err := secretscan.Load(); err != nil {
 		return fmt.Errorf("loading gitleaks rules: %w", err)
 	}
+	// Secret values enter content digests as keyed hashes, with a key all replicas share.
+	if err := controllers.SetDigestKey(ctx, cfg, o.namespace); err != nil {
+		return fmt.Errorf("loading the digest key: %w", err)
+	}
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
