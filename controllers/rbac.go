@@ -415,7 +415,8 @@ func (r *TraceReconciler) dependents(ctx context.Context, subj rbacrisk.Subject)
 			return nil, err
 		}
 		for _, o := range items {
-			if skipped(k.kind, o) {
+			if _, owned := controllerRef(o); owned || skipped(k.kind, o) {
+				// The workload a person changes (a Deployment, not its ReplicaSets and Pods).
 				continue
 			}
 			if sa != "" {

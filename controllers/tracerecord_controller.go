@@ -131,8 +131,8 @@ type recordState struct {
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=pods;services;configmaps;serviceaccounts,verbs=get;list;watch
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods;services;configmaps;serviceaccounts;replicationcontrollers,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets;replicasets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=batch,resources=jobs;cronjobs,verbs=get;list;watch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings;clusterroles;clusterrolebindings,verbs=get;list;watch
@@ -203,6 +203,7 @@ func (r *TraceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 
 	for _, step := range []func(context.Context, *recordState) (ctrl.Result, error){
 		r.reconcileSpec,
+		r.reconcileDerivation,
 		r.reconcilePolicies,
 		r.reconcileHistory,
 		r.reconcileRevisionProvenance,
@@ -251,18 +252,11 @@ func (r *TraceReconciler) getLive(ctx context.Context, key types.NamespacedName)
 }
 
 // skipped reports whether obj, of kind, is left alone: the control plane's namespaces
-// and objects (bootstrap RBAC, kube-root-ca.crt, default service accounts), and objects
-// a controller owns (they inherit their owner's provenance).
+// and objects (bootstrap RBAC, kube-root-ca.crt, default service accounts). Objects a
+// controller owns are recorded too (reconcileDerivation): an ownerReference is a field
+// the client sets, and skipping by it froze the record of any object that claimed one.
 func skipped(kind string, obj client.Object) bool {
-	if skippedNamespaces[obj.GetNamespace()] || tracked.ControlPlaneObject(kind, obj.GetNamespace(), obj.GetName(), obj.GetLabels()) {
-		return true
-	}
-	for _, ref := range obj.GetOwnerReferences() {
-		if ref.Controller != nil && *ref.Controller {
-			return true
-		}
-	}
-	return false
+	return skippedNamespaces[obj.GetNamespace()] || tracked.ControlPlaneObject(kind, obj.GetNamespace(), obj.GetName(), obj.GetLabels())
 }
 
 func (r *TraceReconciler) recordNamespace(targetNamespace string) string {
@@ -814,6 +808,16 @@ func (r *TraceReconciler) reconcileDeleted(ctx context.Context, rec *v1alpha1.Tr
 	key := client.ObjectKeyFromObject(rec)
 	gauges.set(key.String(), nil)
 	now := r.now()
+	if rec.Spec.DerivedFrom != nil {
+		// A derived object comes and goes with its owner's rollouts; the owner's record
+		// keeps the history. A tombstone per replaced Pod would bury the ones that matter.
+		uid := rec.UID
+		if err := r.Client.Delete(ctx, rec, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, err
+		}
+		log.V(1).Info("Deleted the TraceRecord of a derived object with its target", "record", key)
+		return ctrl.Result{}, nil
+	}
 	if rec.Status.DeletedAt == nil {
 		base := rec.DeepCopy()
 		rec.Status.DeletedAt = &now

@@ -19,7 +19,6 @@ import (
 	"github.com/kubetrail/kubetrail/internal/policy"
 	"github.com/kubetrail/kubetrail/internal/provenance"
 	"github.com/kubetrail/kubetrail/internal/signing"
-	"github.com/kubetrail/kubetrail/internal/tracked"
 )
 
 // Enforcer is the validating webhook: it applies the TracePolicies that select the
@@ -41,9 +40,11 @@ func (e *Enforcer) Handle(ctx context.Context, req admission.Request) admission.
 	if !ok {
 		return admission.Allowed("")
 	}
-	// The control plane and what controllers derive from traced objects are never
-	// blocked: the reconciler resolves their provenance through the owner.
-	if policy.IsSystem(r.Identity) || tracked.ControllerOwned(r.Object) {
+	// The control plane is never blocked, and what its controllers derive from traced
+	// objects passes with it: the reconciler resolves their provenance through the
+	// owner. An ownerReference alone exempts nothing: anyone who may write an object can
+	// set one (internal/tracked.DerivedBy).
+	if policy.IsSystem(r.Identity) {
 		admissionDecisions.WithLabelValues(r.Kind.GVK.Kind, "exempt").Inc()
 		return admission.Allowed("")
 	}

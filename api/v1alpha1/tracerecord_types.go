@@ -39,6 +39,14 @@ type TraceRecordSpec struct {
 	// +optional
 	Admission AdmissionFacts `json:"admission,omitempty"`
 
+	// derivedFrom is the traced object a controller derived this one from, resolved
+	// through the owner chain (a Pod of a ReplicaSet of a Deployment names the
+	// Deployment); the provenance fields are then that object's. Set only when the
+	// object was admitted from the identity of the controller that derives it, never
+	// because of an ownerReference alone.
+	// +optional
+	DerivedFrom *TraceTarget `json:"derivedFrom,omitempty"`
+
 	// images are the container images the object runs, for workloads. Atomic: only the
 	// manager writes it, and per-item field ownership would cost every record bytes.
 	// +optional

@@ -553,6 +553,11 @@ func (in *TraceRecordSpec) DeepCopyInto(out *TraceRecordSpec) {
 	out.Target = in.Target
 	out.Provenance = in.Provenance
 	in.Admission.DeepCopyInto(&out.Admission)
+	if in.DerivedFrom != nil {
+		in, out := &in.DerivedFrom, &out.DerivedFrom
+		*out = new(TraceTarget)
+		**out = **in
+	}
 	if in.Images != nil {
 		in, out := &in.Images, &out.Images
 		*out = make([]string, len(*in))

@@ -23,23 +23,64 @@ var systemUsers = map[string]bool{
 	"system:kube-proxy":              true,
 }
 
-// systemGroups cover the kube-system service accounts (controllers run as them with
-// --use-service-account-credentials) and the nodes.
-var systemGroups = map[string]bool{
-	"system:serviceaccounts:kube-system": true,
-	"system:nodes":                       true,
-	"system:masters":                     false, // a human admin: never exempt by group
+// ControllerManagerControllers are the service accounts in kube-system that
+// kube-controller-manager's controllers run as (--use-service-account-credentials), from
+// Kubernetes' bootstrap controller policy (plugin/pkg/auth/authorizer/rbac/bootstrappolicy,
+// v1.37). Only these exact names are exempt: cloud distributions install third-party
+// controllers, autoscalers and agents in kube-system too, and a namespace is no identity.
+// config/webhook/manifests.yaml lists the same names (a test keeps them equal).
+var ControllerManagerControllers = []string{
+	"attachdetach-controller", "certificate-controller", "clusterrole-aggregation-controller",
+	"cronjob-controller", "daemon-set-controller", "deployment-controller",
+	"device-taint-eviction-controller", "disruption-controller", "endpoint-controller",
+	"endpointslice-controller", "endpointslicemirroring-controller", "ephemeral-volume-controller",
+	"expand-controller", "generic-garbage-collector", "horizontal-pod-autoscaler", "job-controller",
+	"kube-apiserver-serving-clustertrustbundle-publisher", "legacy-service-account-token-cleaner",
+	"namespace-controller", "node-controller", "persistent-volume-binder", "pod-garbage-collector",
+	"podcertificaterequestcleaner", "podgroup-protection-controller", "pv-protection-controller",
+	"pvc-protection-controller", "replicaset-controller", "replication-controller",
+	"resource-claim-controller", "resourcepoolstatusrequest-controller", "resourcequota-controller",
+	"root-ca-cert-publisher", "route-controller", "selinux-warning-controller",
+	"service-account-controller", "service-cidrs-controller", "service-controller",
+	"statefulset-controller", "storage-version-garbage-collector", "storage-version-migrator-controller",
+	"ttl-after-finished-controller", "ttl-controller", "validatingadmissionpolicy-status-controller",
+	"volumeattributesclass-protection-controller",
 }
 
-// IsSystem reports whether id is part of the control plane.
+// SystemUsernames are the exact usernames IsSystem exempts (kubelets aside).
+func SystemUsernames() []string {
+	out := make([]string, 0, len(systemUsers)+len(ControllerManagerControllers))
+	for _, c := range ControllerManagerControllers {
+		out = append(out, serviceAccountPrefix+"kube-system:"+c)
+	}
+	for u := range systemUsers {
+		out = append(out, u)
+	}
+	return out
+}
+
+var controllerUsers = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range ControllerManagerControllers {
+		m[serviceAccountPrefix+"kube-system:"+c] = true
+	}
+	return m
+}()
+
+// IsSystem reports whether id is part of the control plane: the apiserver, scheduler,
+// kube-proxy, kube-controller-manager and its controllers' exact service accounts, and
+// kubelets (a system:node:<name> user in group system:nodes). No group alone and no
+// namespace makes an identity system: either is something an impersonator or a tenant
+// of kube-system can claim.
 func IsSystem(id Identity) bool {
-	if systemUsers[id.Username] || strings.HasPrefix(id.Username, serviceAccountPrefix+"kube-system:") ||
-		strings.HasPrefix(id.Username, "system:node:") {
+	if systemUsers[id.Username] || controllerUsers[id.Username] {
 		return true
 	}
-	for _, g := range id.Groups {
-		if systemGroups[g] {
-			return true
+	if strings.HasPrefix(id.Username, "system:node:") {
+		for _, g := range id.Groups {
+			if g == "system:nodes" {
+				return true
+			}
 		}
 	}
 	return false

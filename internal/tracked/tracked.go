@@ -25,6 +25,10 @@ var Default = []Kind{
 	{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, "deployments", true},
 	{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}, "statefulsets", true},
 	{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "DaemonSet"}, "daemonsets", true},
+	// ReplicaSets and ReplicationControllers run Pods as surely as Deployments do; the
+	// built-in edit role creates both, so leaving them out left a way to run anything.
+	{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "ReplicaSet"}, "replicasets", true},
+	{schema.GroupVersionKind{Group: "", Version: "v1", Kind: "ReplicationController"}, "replicationcontrollers", true},
 	{schema.GroupVersionKind{Group: "batch", Version: "v1", Kind: "Job"}, "jobs", true},
 	{schema.GroupVersionKind{Group: "batch", Version: "v1", Kind: "CronJob"}, "cronjobs", true},
 	{schema.GroupVersionKind{Group: "", Version: "v1", Kind: "Pod"}, "pods", true},
@@ -61,19 +65,93 @@ func LookupResource(group, resource string) (Kind, bool) {
 }
 
 // ControllerOwned reports whether obj has an owner reference with controller: true.
-// Such objects (a Deployment's ReplicaSets and their Pods, a CronJob's Jobs) are derived:
-// they are never blocked and inherit provenance from their owner.
+// It is a fact the client sets: it never decides trust (see DerivedBy).
 func ControllerOwned(obj map[string]interface{}) bool {
+	_, ok := ControllerRef(obj)
+	return ok
+}
+
+// OwnerRef is the controller owner reference of an object.
+type OwnerRef struct {
+	APIVersion, Kind, Name, UID string
+}
+
+// ControllerRef returns obj's owner reference with controller: true.
+func ControllerRef(obj map[string]interface{}) (OwnerRef, bool) {
 	md, _ := obj["metadata"].(map[string]interface{})
 	refs, _ := md["ownerReferences"].([]interface{})
 	for _, r := range refs {
-		if m, ok := r.(map[string]interface{}); ok {
-			if c, _ := m["controller"].(bool); c {
-				return true
-			}
+		m, ok := r.(map[string]interface{})
+		if !ok {
+			continue
+		}
+		if c, _ := m["controller"].(bool); c {
+			ref := OwnerRef{}
+			ref.APIVersion, _ = m["apiVersion"].(string)
+			ref.Kind, _ = m["kind"].(string)
+			ref.Name, _ = m["name"].(string)
+			ref.UID, _ = m["uid"].(string)
+			return ref, true
+		}
+	}
+	return OwnerRef{}, false
+}
+
+// Derivation is one way the control plane derives an object of Kind from an owner:
+// the owner's group and kind, and the kube-controller-manager controller (its service
+// account in kube-system, as --use-service-account-credentials runs it) that writes it.
+type Derivation struct {
+	Kind       string
+	OwnerGroup string
+	OwnerKind  string
+	Controller string
+}
+
+// Derivations lists every derivation kubetrail accepts. An object counts as derived
+// only when it has a controller reference to an owner of the listed kind AND was
+// admitted from that controller's identity: an ownerReference alone is a field anyone
+// who may write the object can set, and must never be a way past admission (a forged
+// reference to a ConfigMap once took any object past both webhooks).
+var Derivations = []Derivation{
+	{"ReplicaSet", "apps", "Deployment", "deployment-controller"},
+	{"Pod", "apps", "ReplicaSet", "replicaset-controller"},
+	{"Pod", "", "ReplicationController", "replication-controller"},
+	{"Pod", "apps", "StatefulSet", "statefulset-controller"},
+	{"Pod", "apps", "DaemonSet", "daemon-set-controller"},
+	{"Pod", "batch", "Job", "job-controller"},
+	{"Job", "batch", "CronJob", "cronjob-controller"},
+}
+
+// ControllerManagerUser is kube-controller-manager's own identity, which every
+// controller uses when it does not run with per-controller service accounts.
+const ControllerManagerUser = "system:kube-controller-manager"
+
+// ControllerUsername is the username of a kube-controller-manager controller.
+func ControllerUsername(controller string) string {
+	return "system:serviceaccount:kube-system:" + controller
+}
+
+// DerivedBy reports whether an object of kind, owned (as controller) by ref, and
+// admitted by username, was derived by the controller that owns that derivation.
+func DerivedBy(kind string, ref OwnerRef, username string) bool {
+	group, _, _ := SplitAPIVersion(ref.APIVersion)
+	for _, d := range Derivations {
+		if d.Kind == kind && d.OwnerKind == ref.Kind && d.OwnerGroup == group &&
+			(username == ControllerUsername(d.Controller) || username == ControllerManagerUser) {
+			return true
 		}
 	}
 	return false
+}
+
+// SplitAPIVersion splits an apiVersion into group and version ("v1" has the core group).
+func SplitAPIVersion(apiVersion string) (group, version string, ok bool) {
+	for i := 0; i < len(apiVersion); i++ {
+		if apiVersion[i] == '/' {
+			return apiVersion[:i], apiVersion[i+1:], true
+		}
+	}
+	return "", apiVersion, apiVersion != ""
 }
 
 // ControlPlaneObject reports whether an object is one the control plane creates and

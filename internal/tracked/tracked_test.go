@@ -9,8 +9,13 @@ func TestLookupAndOwnership(t *testing.T) {
 	if k, ok := LookupResource("apps", "deployments"); !ok || k.GVK.Kind != "Deployment" {
 		t.Fatalf("deployments lookup = %+v, %v", k, ok)
 	}
-	if _, ok := Lookup("apps", "ReplicaSet"); ok {
-		t.Fatal("ReplicaSets are derived from Deployments and must not be tracked on their own")
+	// A ReplicaSet or ReplicationController an editor creates runs Pods like a
+	// Deployment does: both are tracked, derived or not.
+	if k, ok := Lookup("apps", "ReplicaSet"); !ok || k.Resource != "replicasets" {
+		t.Fatal("ReplicaSets must be tracked")
+	}
+	if k, ok := LookupResource("", "replicationcontrollers"); !ok || k.GVK.Kind != "ReplicationController" {
+		t.Fatal("ReplicationControllers must be tracked")
 	}
 	owned := map[string]interface{}{"metadata": map[string]interface{}{"ownerReferences": []interface{}{
 		map[string]interface{}{"kind": "ReplicaSet", "controller": true},
@@ -43,5 +48,38 @@ func TestControlPlaneObject(t *testing.T) {
 		if got := ControlPlaneObject(tc.kind, tc.ns, tc.name, tc.labels); got != tc.want {
 			t.Errorf("%s: ControlPlaneObject = %v, want %v", name, got, tc.want)
 		}
+	}
+}
+
+func TestDerivedBy(t *testing.T) {
+	rs := OwnerRef{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-abc", UID: "u1"}
+	cases := map[string]struct {
+		kind string
+		ref  OwnerRef
+		user string
+		want bool
+	}{
+		"a ReplicaSet's Pod from the replicaset controller": {"Pod", rs, "system:serviceaccount:kube-system:replicaset-controller", true},
+		"from kube-controller-manager's own identity":       {"Pod", rs, "system:kube-controller-manager", true},
+		"a Deployment's ReplicaSet":                         {"ReplicaSet", OwnerRef{APIVersion: "apps/v1", Kind: "Deployment"}, "system:serviceaccount:kube-system:deployment-controller", true},
+		"a CronJob's Job":                                   {"Job", OwnerRef{APIVersion: "batch/v1", Kind: "CronJob"}, "system:serviceaccount:kube-system:cronjob-controller", true},
+		"an RC's Pod":                                       {"Pod", OwnerRef{APIVersion: "v1", Kind: "ReplicationController"}, "system:serviceaccount:kube-system:replication-controller", true},
+		"an editor claiming a ReplicaSet owner":             {"Pod", rs, "mallory", false},
+		"an editor claiming a ConfigMap owner":              {"Deployment", OwnerRef{APIVersion: "v1", Kind: "ConfigMap"}, "mallory", false},
+		"the wrong controller for the derivation":           {"Pod", rs, "system:serviceaccount:kube-system:job-controller", false},
+		"an owner kind that derives nothing of this kind":   {"RoleBinding", OwnerRef{APIVersion: "v1", Kind: "ConfigMap"}, "system:kube-controller-manager", false},
+		"an owner of another group with the same kind":      {"Pod", OwnerRef{APIVersion: "example.com/v1", Kind: "ReplicaSet"}, "system:serviceaccount:kube-system:replicaset-controller", false},
+		"a look-alike service account of another namespace": {"Pod", rs, "system:serviceaccount:team:replicaset-controller", false},
+	}
+	for name, tc := range cases {
+		if got := DerivedBy(tc.kind, tc.ref, tc.user); got != tc.want {
+			t.Errorf("%s: DerivedBy = %v, want %v", name, got, tc.want)
+		}
+	}
+	ref, ok := ControllerRef(map[string]interface{}{"metadata": map[string]interface{}{"ownerReferences": []interface{}{
+		map[string]interface{}{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-abc", "uid": "u1", "controller": true},
+	}}})
+	if !ok || ref != rs {
+		t.Fatalf("ControllerRef = %+v, %v", ref, ok)
 	}
 }
