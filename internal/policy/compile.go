@@ -3,9 +3,11 @@ package policy
 import (
 	"crypto/ed25519"
 	"fmt"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/kubetrail/kubetrail/api/v1alpha1"
 	"github.com/kubetrail/kubetrail/internal/signing"
@@ -30,12 +32,27 @@ type Compiled struct {
 type SecretReader func(ref v1alpha1.SecretKeyReference) ([]byte, error)
 
 // Compile prepares p for evaluation. readSecret may be nil when no key is a secretRef.
+//
+// The problems of a policy are Validate's errors (the rules the TracePolicy webhook
+// admits policies by) and the keys of secretRefs that cannot be read or parsed. A
+// policy stored before those rules, or while the webhook was not there, is compiled
+// without its bad parts: an ignore pointer that is invalid or covers a whole field is
+// dropped (its changes stay tracked content), a key that does not parse is not
+// trusted, an invalid namespaceSelector selects no namespace. So one typo in one
+// policy never fails admission of the objects it selects.
 func Compile(p *v1alpha1.TracePolicy, readSecret SecretReader) *Compiled {
 	c := &Compiled{Name: p.Name, Spec: p.Spec, namespaces: labels.Everything()}
+	errs := Validate(&p.Spec, field.NewPath("spec"))
+	for _, e := range errs {
+		c.Problems = append(c.Problems, e.Error())
+	}
+	c.Spec.Ignore = usableIgnoreRules(p.Spec.Ignore)
 	if p.Spec.NamespaceSelector != nil {
 		sel, err := metav1.LabelSelectorAsSelector(p.Spec.NamespaceSelector)
-		if err != nil {
+		if err != nil && !hasErrorUnder(errs, "spec.namespaceSelector") {
 			c.Problems = append(c.Problems, fmt.Sprintf("spec.namespaceSelector: %v", err))
+		}
+		if err != nil || hasErrorUnder(errs, "spec.namespaceSelector") {
 			// An invalid selector must not widen the policy to every namespace.
 			sel = labels.Nothing()
 		}
@@ -43,6 +60,9 @@ func Compile(p *v1alpha1.TracePolicy, readSecret SecretReader) *Compiled {
 	}
 	if p.Spec.Signing != nil {
 		for i, k := range p.Spec.Signing.PublicKeys {
+			if hasErrorUnder(errs, fmt.Sprintf("spec.signing.publicKeys[%d]", i)) {
+				continue // reported above, not trusted
+			}
 			path := fmt.Sprintf("spec.signing.publicKeys[%d] (%s)", i, k.Name)
 			pemBytes := []byte(k.PEM)
 			if k.SecretRef != nil {
@@ -66,12 +86,44 @@ func Compile(p *v1alpha1.TracePolicy, readSecret SecretReader) *Compiled {
 		}
 	}
 	c.windows = compileWindows(c.Spec.ChangeWindows)
-	for _, w := range c.windows {
-		if _, err := w.contains(metav1.Now().Time); err != nil {
-			c.Problems = append(c.Problems, err.Error())
+	return c
+}
+
+// usableIgnoreRules returns rules without the pointers IgnorePathProblem refuses (a
+// new slice: rules belong to the cached policy), and without rules left with none.
+func usableIgnoreRules(rules []v1alpha1.IgnoreRule) []v1alpha1.IgnoreRule {
+	bad := false
+	for _, r := range rules {
+		for _, path := range r.Paths {
+			bad = bad || IgnorePathProblem(path) != ""
 		}
 	}
-	return c
+	if !bad {
+		return rules
+	}
+	out := make([]v1alpha1.IgnoreRule, 0, len(rules))
+	for _, r := range rules {
+		var paths []string
+		for _, path := range r.Paths {
+			if IgnorePathProblem(path) == "" {
+				paths = append(paths, path)
+			}
+		}
+		if len(paths) > 0 {
+			out = append(out, v1alpha1.IgnoreRule{Kinds: r.Kinds, Paths: paths})
+		}
+	}
+	return out
+}
+
+// hasErrorUnder reports whether an error is about the field at path or one inside it.
+func hasErrorUnder(errs field.ErrorList, path string) bool {
+	for _, e := range errs {
+		if e.Field == path || strings.HasPrefix(e.Field, path+".") || strings.HasPrefix(e.Field, path+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // Selects reports whether the policy applies to an object of group/kind, in a namespace

@@ -54,8 +54,9 @@ func TestCompile(t *testing.T) {
 				v1alpha1.PublicKey{Name: "ci-next", PEM: other.pub},
 			)},
 			keys: []string{good.id, other.id},
-			problems: []string{"spec.signing.publicKeys[0] (typo)", "spec.signing.publicKeys[2] (empty): no trusted keys found",
-				"spec.signing.publicKeys[3] (oops): trusted key #1: the public key is a PRIVATE KEY"},
+			problems: []string{"spec.signing.publicKeys[0].pem: Invalid value: no trusted keys found",
+				"spec.signing.publicKeys[2].pem: Required value: set pem to the public key",
+				"spec.signing.publicKeys[3].pem: Invalid value: trusted key #1: the public key is a PRIVATE KEY"},
 		},
 		"a key read from a Secret": {
 			spec:   v1alpha1.TracePolicySpec{Mode: v1alpha1.ModeEnforce, Signing: keys(v1alpha1.PublicKey{Name: "ci", SecretRef: &ref})},
@@ -94,7 +95,8 @@ func TestCompile(t *testing.T) {
 				{Name: "open-ended", Start: mtime(now)},
 				weekly("fine", "Europe/Berlin", "16:00", time.Hour, "Friday"),
 			}},
-			problems: []string{`change window "typo": timeZone "Mars/Olympus"`, `change window "open-ended": a one-off freeze needs both start and end`},
+			problems: []string{`spec.changeWindows[0].weekly.timeZone: Invalid value: "Mars/Olympus": is not an IANA time zone`,
+				"spec.changeWindows[1].end: Required value: a one-off freeze needs both start and end"},
 		},
 	}
 	for name, tc := range tests {
