@@ -10,6 +10,7 @@ const (
 	MutateTrackedPath       = "/mutate-tracked"
 	ValidateTrackedPath     = "/validate-tracked"
 	ValidateTraceRecordPath = "/validate-tracerecord"
+	ValidateTracePolicyPath = "/validate-tracepolicy"
 )
 
 // Handlers are kubetrail's admission handlers.
@@ -19,8 +20,10 @@ type Handlers struct {
 	RecordGuard *RecordGuard
 }
 
-// Register serves the handlers on srv.
+// Register serves the handlers on srv, and the TracePolicy validator (which needs no
+// configuration).
 func (h Handlers) Register(srv webhook.Server) {
+	srv.Register(ValidateTracePolicyPath, newTracePolicyWebhook(TracePolicyValidator{}))
 	srv.Register(MutateTrackedPath, &admission.Webhook{Handler: h.Stamper})
 	srv.Register(ValidateTrackedPath, &admission.Webhook{Handler: h.Enforcer})
 	srv.Register(ValidateTraceRecordPath, &admission.Webhook{Handler: h.RecordGuard})
