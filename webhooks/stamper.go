@@ -1,19 +1,19 @@
 package webhooks
 
 import (
-	"strings"
-
 	"context"
 	"fmt"
-	"github.com/kubetrail/kubetrail/internal/clusterpolicy"
-	jsonpatch "gomodules.xyz/jsonpatch/v2"
 	"net/http"
+	"strings"
 	"time"
+
+	jsonpatch "gomodules.xyz/jsonpatch/v2"
 
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kubetrail/kubetrail/internal/admissionfacts"
+	"github.com/kubetrail/kubetrail/internal/clusterpolicy"
 	"github.com/kubetrail/kubetrail/internal/policy"
 	"github.com/kubetrail/kubetrail/internal/provenance"
 	"github.com/kubetrail/kubetrail/internal/signing"
@@ -31,6 +31,15 @@ type Stamper struct {
 var _ admission.Handler = &Stamper{}
 
 // Handle implements admission.Handler.
+//
+// The stamper denies only a request it cannot read at all (not JSON, larger than
+// maxObjectBytes). What it cannot decide because of an error of its own (the
+// policies cannot be read, the digest cannot be computed with their ignore paths)
+// it admits with a warning, stamped without the policies or unstamped, and logs
+// (never the object). The validating webhook judges the request, and the reconciler
+// records an unstamped change as untraced. Denying here would make one bad policy,
+// or a passing cache error, block every update of every tracked object, the control
+// plane's included (H5).
 func (s *Stamper) Handle(ctx context.Context, req admission.Request) admission.Response {
 	r, ok, err := decodeTracked(req, now(s.Now))
 	if err != nil {
@@ -39,23 +48,40 @@ func (s *Stamper) Handle(ctx context.Context, req admission.Request) admission.R
 	if !ok {
 		return admission.Allowed("")
 	}
+	var warnings []string
 	policies, err := s.Policies.Selecting(ctx, r.Kind.GVK.Group, r.Kind.GVK.Kind, req.Namespace)
 	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
+		// Stamp as with no policy: no ignore paths (more changes count as content),
+		// no trusted keys (nothing verified). Both err on the side of recording.
+		logf.FromContext(ctx).Error(err, "Stamping without the TracePolicies, which could not be read", "kind", r.Kind.GVK.Kind,
+			"namespace", req.Namespace, "name", req.Name, "user", r.Identity.Username)
+		warnings = append(warnings, fmt.Sprintf("kubetrail: stamped without the TracePolicies, which could not be read: %v", err))
+		policies = nil
 	}
 	verified := false
 	if sig := annotation(r.Object, provenance.SignatureKey); sig != "" {
 		_, verr := signing.Verify(ctx, sig, signing.StatementOf(r.Object), policy.Keys(policies), r.Now)
 		verified = verr == nil
 	}
-	plan, err := admissionfacts.Decide(admissionfacts.Request{
+	facts := admissionfacts.Request{
 		Object: r.Object, OldObject: r.Old, Username: r.Identity.Username, Now: r.Now,
 		Ignore: policy.IgnorePaths(policies, r.Kind.GVK.Kind), Verified: verified,
-	})
+	}
+	plan, err := admissionfacts.Decide(facts)
+	if err != nil && len(facts.Ignore) > 0 {
+		// Compile leaves out the pointers digest.Of refuses; should one get through,
+		// the policies' ignore paths are what is dropped, not the request.
+		logf.FromContext(ctx).Error(err, "Stamping without the TracePolicies' ignore paths", "kind", r.Kind.GVK.Kind,
+			"namespace", req.Namespace, "name", req.Name, "user", r.Identity.Username)
+		warnings = append(warnings, fmt.Sprintf("kubetrail: stamped without the TracePolicies' ignore paths: %v", err))
+		facts.Ignore = nil
+		plan, err = admissionfacts.Decide(facts)
+	}
 	if err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
+		return admitUnstamped(ctx, r, err)
 	}
 	resp := admission.Patched("", annotationPatches(r.Object, plan.Annotations)...)
+	resp.Warnings = warnings
 	for _, k := range plan.Replaced {
 		resp.Warnings = append(resp.Warnings, fmt.Sprintf("kubetrail: %s is written only by kubetrail's admission webhook; the value sent was replaced", k))
 	}
@@ -63,6 +89,17 @@ func (s *Stamper) Handle(ctx context.Context, req admission.Request) admission.R
 		logf.FromContext(ctx).Info("Replaced client-sent admission annotations", "kind", r.Kind.GVK.Kind,
 			"namespace", req.Namespace, "name", req.Name, "user", r.Identity.Username, "keys", plan.Replaced)
 	}
+	return resp
+}
+
+// admitUnstamped admits an object whose admission facts cannot be computed, without
+// any: whatever facts it carries are removed, since none of them is kubetrail's for
+// this content. The error names what failed (a pointer, a count), never a value.
+func admitUnstamped(ctx context.Context, r *trackedRequest, err error) admission.Response {
+	logf.FromContext(ctx).Error(err, "Admitted without admission facts", "kind", r.Kind.GVK.Kind,
+		"namespace", r.Namespace, "name", r.Name, "user", r.Identity.Username)
+	resp := admission.Patched("", annotationPatches(r.Object, map[string]string{})...)
+	resp.Warnings = []string{fmt.Sprintf("kubetrail: admitted without admission facts, which could not be computed (%v); the change is recorded as untraced", err)}
 	return resp
 }
 

@@ -112,6 +112,12 @@ func Decide(r Request) (Plan, error) {
 				p.Annotations[k] = v
 			}
 		}
+		// Except verified, which says what holds now: a signature whose key is no
+		// longer trusted (rotated out, revoked), or that was removed, is no longer
+		// verified, and a later label change must not carry the old "true" along.
+		if _, ok := p.Annotations[provenance.VerifiedKey]; ok {
+			p.Annotations[provenance.VerifiedKey] = strconv.FormatBool(r.Verified)
+		}
 	}
 	sent := Of(r.Object)
 	// The stamper's own facts from an earlier call for this request (it is reinvoked
@@ -160,7 +166,8 @@ func Of(obj map[string]interface{}) map[string]string {
 // when all agree. When the mutating webhook was bypassed (down, failing open) a
 // client's values get this far, and this catches them. admitted-at is only required
 // to be present on a content change: the two webhooks see the request at different
-// instants. verified is what the validating webhook's own signature check found.
+// instants. verified is what the validating webhook's own signature check found; the
+// verified fact must equal it on every update (plan's value is not compared).
 //
 // A digest that is not the final object's is not forged when the facts are the
 // mutating webhook's for this request (WrittenFor): a mutating webhook that ran after
@@ -190,7 +197,9 @@ func Forged(have map[string]string, plan Plan, verified bool) string {
 			if !digest.Valid(got) {
 				return k
 			}
-		case plan.ContentChanged && k == provenance.VerifiedKey:
+		case k == provenance.VerifiedKey:
+			// On every update, not only content changes: verified is what the
+			// signature's check against the keys trusted now found (Decide).
 			if got != strconv.FormatBool(verified) {
 				return k
 			}

@@ -256,3 +256,58 @@ func TestWrittenFor(t *testing.T) {
 		}
 	}
 }
+
+// H4: an object signed by a key that is no longer trusted must not keep
+// verified=true through later updates that leave its content alone.
+func TestVerifiedIsWhatHoldsNow(t *testing.T) {
+	stamped := func(verified string) map[string]interface{} {
+		m := map[string]interface{}{
+			provenance.AdmittedByKey: "pipeline", provenance.AdmittedAtKey: "2026-11-01T00:00:00Z",
+			provenance.DigestKey: "sha256:old",
+		}
+		if verified != "" {
+			m[provenance.VerifiedKey] = verified
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name     string
+		old      string
+		verified bool
+		want     string // "" for absent
+	}{
+		{"key rotated out", "true", false, "false"},
+		{"still trusted", "true", true, "true"},
+		{"newly trusted key", "false", true, "true"},
+		{"no facts yet", "", true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A label-only update, as kubectl label sends it: the stored facts carried along.
+			req := Request{Object: deployment("app:1", 1, stamped(tc.old)), OldObject: deployment("app:1", 1, stamped(tc.old)),
+				Username: "alice", Now: t0, Verified: tc.verified}
+			plan, err := Decide(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := plan.Annotations[provenance.VerifiedKey]
+			if tc.want == "" && ok || tc.want != "" && got != tc.want {
+				t.Fatalf("verified = %q (present %v), want %q", got, ok, tc.want)
+			}
+			// What the stamper wrote is what the validating webhook, with the same
+			// verdict, takes for genuine; the stale value is taken for forged.
+			have := Of(req.Object)
+			if tc.want != "" {
+				have[provenance.VerifiedKey] = tc.want
+			}
+			if k := Forged(have, plan, tc.verified); k != "" {
+				t.Errorf("the stamper's facts taken for forged: %s", k)
+			}
+			if tc.old != "" && tc.old != tc.want {
+				have[provenance.VerifiedKey] = tc.old
+				if k := Forged(have, plan, tc.verified); k != provenance.VerifiedKey {
+					t.Errorf("a stale verified=%s passed as genuine (Forged = %q)", tc.old, k)
+				}
+			}
+		})
+	}
+}

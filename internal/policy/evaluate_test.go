@@ -485,7 +485,7 @@ func TestEvaluate(t *testing.T) {
 			in:      create(pipeline, deployment("nginx:1.27", provA)),
 			denied:  []string{"ChangeWindowViolation metadata (p0)"},
 			freeze:  "black-friday",
-			problem: `change window "typo": timeZone "Europe/Berln" is not an IANA time zone`,
+			problem: `spec.changeWindows[0].weekly.timeZone: Invalid value: "Europe/Berln": is not an IANA time zone`,
 		},
 
 		// Secret literals.
