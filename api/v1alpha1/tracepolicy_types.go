@@ -112,6 +112,18 @@ type Signing struct {
 	// publicKeys are the trusted keys.
 	// +optional
 	PublicKeys []PublicKey `json:"publicKeys,omitempty"`
+	// audience names this cluster: a signature whose statement names another
+	// audience (`kubectl trail stamp --audience`) is rejected, so a signature made for
+	// one cluster cannot be replayed in another signed with the same key. Empty
+	// accepts any audience.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Audience string `json:"audience,omitempty"`
+	// maxValidity is the longest a signature may be valid, from its signing time to
+	// its expiry (e.g. "24h"); a signature made to last longer is rejected. Empty
+	// allows any lifetime.
+	// +optional
+	MaxValidity *metav1.Duration `json:"maxValidity,omitempty"`
 }
 
 // BreakGlass says who may override the policy with kubetrail.io/break-glass.

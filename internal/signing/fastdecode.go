@@ -1,8 +1,6 @@
 package signing
 
 import (
-	"time"
-
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
 	"github.com/kubetrail/kubetrail/internal/jsonfast"
@@ -11,11 +9,13 @@ import (
 // An envelope is decoded on every admission of a signed object (the verification
 // cache keeps only verified ones, and a new deploy brings a new signature), and
 // strictUnmarshal's reflection over encoding/json's two passes cost more than a tenth
-// of both webhooks' time. Envelopes and statements in the form Sign writes them (the
-// fields in json.Marshal's order, each once, exact names) are decoded here instead;
-// anything else goes to strictUnmarshal, which then decides, with its own errors.
-// What is accepted here strictUnmarshal accepts too, with the same result:
-// TestFastDecodeAgreesWithStrictUnmarshal and FuzzFastDecode compare the two.
+// of both webhooks' time. Envelopes in the form Sign writes them (the fields in
+// json.Marshal's order, each once, exact names) are decoded here instead; anything
+// else goes to strictUnmarshal, which then decides, with its own errors. What is
+// accepted here strictUnmarshal accepts too, with the same result:
+// TestFastDecodeAgreesWithStrictUnmarshal and FuzzFastDecode compare the two. The
+// in-toto statement inside is decoded by protojson (statement.go), once per
+// signature and process: the verification cache keeps it.
 
 // decodeEnvelope decodes a DSSE envelope strictly.
 func decodeEnvelope(raw []byte) (dsse.Envelope, error) {
@@ -25,16 +25,6 @@ func decodeEnvelope(raw []byte) (dsse.Envelope, error) {
 	var env dsse.Envelope
 	err := strictUnmarshal(raw, &env)
 	return env, err
-}
-
-// decodeStatement decodes a statement strictly.
-func decodeStatement(raw []byte) (Statement, error) {
-	if st, ok := fastStatement(string(raw)); ok {
-		return st, nil
-	}
-	var st Statement
-	err := strictUnmarshal(raw, &st)
-	return st, err
 }
 
 // fastEnvelope reads {"payloadType":s,"payload":s,"signatures":[{"keyid":s,"sig":s},...]}.
@@ -79,92 +69,4 @@ func fastEnvelope(raw string) (env dsse.Envelope, ok bool) {
 		}
 	}
 	return env, p.Token("}") && p.End()
-}
-
-// fastStatement reads {"group":s,"kind":s[,"namespace":s],"name":s,
-// "provenance":{s:s,...}[,"images":[s,...]],"expires":time}.
-func fastStatement(raw string) (st Statement, ok bool) {
-	p := jsonfast.NewScanner(raw)
-	field := func(name string, dst *string) bool {
-		if !p.Token(`"`+name+`"`) || !p.Token(":") {
-			return false
-		}
-		*dst, ok = p.StringValue()
-		return ok && p.Token(",")
-	}
-	if !p.Token("{") || !field("group", &st.Group) || !field("kind", &st.Kind) {
-		return st, false
-	}
-	if p.Token(`"namespace"`) {
-		if !p.Token(":") {
-			return st, false
-		}
-		if st.Namespace, ok = p.StringValue(); !ok || !p.Token(",") {
-			return st, false
-		}
-	}
-	if !field("name", &st.Name) || !p.Token(`"provenance"`) || !p.Token(":") || !p.Token("{") {
-		return st, false
-	}
-	st.Provenance = map[string]string{}
-	if !p.Token("}") {
-		for {
-			k, ok := p.StringValue()
-			if !ok || !p.Token(":") {
-				return st, false
-			}
-			v, ok := p.StringValue()
-			if !ok {
-				return st, false
-			}
-			st.Provenance[k] = v // a repeated key keeps its last value, as in encoding/json
-			if p.Token("}") {
-				break
-			}
-			if !p.Token(",") {
-				return st, false
-			}
-		}
-	}
-	if !p.Token(",") {
-		return st, false
-	}
-	if p.Token(`"images"`) {
-		if !p.Token(":") || !p.Token("[") {
-			return st, false
-		}
-		st.Images = []string{}
-		if !p.Token("]") {
-			for {
-				img, ok := p.StringValue()
-				if !ok {
-					return st, false
-				}
-				st.Images = append(st.Images, img)
-				if p.Token("]") {
-					break
-				}
-				if !p.Token(",") {
-					return st, false
-				}
-			}
-		}
-		if !p.Token(",") {
-			return st, false
-		}
-	}
-	if !p.Token(`"expires"`) || !p.Token(":") {
-		return st, false
-	}
-	// encoding/json hands time.Time the token as written.
-	rawTime, ok := p.RawStringValue()
-	if !ok {
-		return st, false
-	}
-	var expires time.Time
-	if err := expires.UnmarshalJSON([]byte(rawTime)); err != nil {
-		return st, false
-	}
-	st.Expires = expires
-	return st, p.Token("}") && p.End()
 }

@@ -1,11 +1,10 @@
 package signing
 
 import (
+	"bytes"
 	"crypto/sha256"
-	"github.com/kubetrail/kubetrail/internal/provenance"
 	"sync"
 
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ed25519"
@@ -21,18 +20,15 @@ import (
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
-	"github.com/kubetrail/kubetrail/internal/workload"
+	"github.com/kubetrail/kubetrail/internal/digest"
+	"github.com/kubetrail/kubetrail/internal/provenance"
 )
-
-// PayloadType is the DSSE payload type of a kubetrail statement. It is signed along
-// with the payload, so a DSSE signature made for another purpose (an in-toto
-// attestation, say) cannot be passed off as a kubetrail one.
-const PayloadType = "application/vnd.kubetrail.provenance.v1+json"
 
 // A signature never covers kubetrail.io/signature (it cannot sign itself),
 // kubetrail.io/break-glass (people add it at the cluster after the fact) or the
-// admission annotations (only the webhook writes them, after signing): a statement
-// holds exactly provenance.SignedKeys.
+// admission annotations (only the webhook writes them, after signing): a statement's
+// provenance holds exactly provenance.SignedKeys, and the content digest leaves all
+// kubetrail.io/ provenance and admission keys out (internal/digest).
 
 // MaxEncodedSize is the largest kubetrail.io/signature value Verify decodes. Real
 // envelopes are about a kilobyte; the cap keeps a hostile annotation from costing the
@@ -43,26 +39,36 @@ const MaxEncodedSize = 64 << 10
 // against every trusted key. kubetrail writes one.
 const maxSignatures = 8
 
-// Statement is what a signature binds.
+// Statement is what a signature binds, kubetrail's view of the in-toto statement it
+// signs (see statement.go for the layout).
 type Statement struct {
-	Group     string `json:"group"` // API group of the object, "" for core
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name"`
+	// Group, Kind, Namespace and Name identify the object (the in-toto subject's
+	// name, SubjectName). Group is "" for the core group, Namespace "" for a
+	// cluster-scoped object.
+	Group, Kind, Namespace, Name string
+	// Digest is ContentDigest of the object: "sha256:" and 64 hex digits (the
+	// subject's sha256 digest). It binds the whole tracked content: spec, roleRef,
+	// subjects, rules, data, labels, annotations (a Secret's values excepted, see
+	// ContentDigest).
+	Digest string
 	// Provenance is annotation key -> value, e.g. "kubetrail.io/commit" -> sha. It
 	// never holds kubetrail.io/signature or kubetrail.io/break-glass.
-	Provenance map[string]string `json:"provenance"`
-	// Images are the container images, sorted.
-	Images []string `json:"images,omitempty"`
-	// Expires is when the signature stops being accepted. Verify ignores it in the
-	// statement it compares against.
-	Expires time.Time `json:"expires"`
+	Provenance map[string]string
+	// Audience names the cluster the signature is for. Sign requires it; Verify does
+	// not compare it (a policy's spec.signing.audience does, with CheckAudience).
+	Audience string
+	// SignedAt is when it was signed (Sign sets it to now when zero); Expires is when
+	// the signature stops being accepted. Verify ignores both in the statement it
+	// compares against.
+	SignedAt, Expires time.Time
 }
 
-// StatementOf builds the statement an object carries: its identity, its
-// kubetrail.io/* annotations except the signature and break-glass ones, and its
-// container images. The pipeline (before signing) and the webhook (before verifying)
-// both call it so that they agree on what is signed. Expires is left zero.
+// StatementOf builds the statement an object carries: its identity, its content
+// digest (ContentDigest; "" when the object has content that is not JSON, which
+// then matches no signature) and its kubetrail.io/* provenance annotations except
+// the signature and break-glass ones. The pipeline (before signing) and the webhook
+// (before verifying) both call it so that they agree on what is signed. Audience,
+// SignedAt and Expires are left zero.
 func StatementOf(obj map[string]interface{}) Statement {
 	apiVersion, _ := obj["apiVersion"].(string)
 	kind, _ := obj["kind"].(string)
@@ -71,10 +77,6 @@ func StatementOf(obj map[string]interface{}) Statement {
 	name, _ := meta["name"].(string)
 	annotations, _ := meta["annotations"].(map[string]interface{})
 
-	group := ""
-	if i := strings.LastIndex(apiVersion, "/"); i >= 0 {
-		group = apiVersion[:i]
-	}
 	prov := map[string]string{}
 	for k, v := range annotations {
 		s, ok := v.(string)
@@ -82,27 +84,31 @@ func StatementOf(obj map[string]interface{}) Statement {
 			prov[k] = s
 		}
 	}
+	d, err := ContentDigest(obj)
+	if err != nil {
+		d = ""
+	}
 	return Statement{
-		Group:      group,
+		Group:      digest.Group(apiVersion),
 		Kind:       kind,
 		Namespace:  ns,
 		Name:       name,
+		Digest:     d,
 		Provenance: prov,
-		Images:     workload.Images(obj),
 	}
 }
 
-// normalized returns st in the form that is signed and compared: images sorted and
-// de-duplicated, no signature/break-glass keys, a non-nil provenance map, UTC expiry.
+// normalized returns st in the form that is signed and compared: no
+// signature/break-glass keys, a non-nil provenance map, UTC times.
 func (st Statement) normalized() Statement {
 	out := st
-	out.Images = sortedSet(st.Images)
 	out.Provenance = make(map[string]string, len(st.Provenance))
 	for k, v := range st.Provenance {
 		if isSigned(k) {
 			out.Provenance[k] = v
 		}
 	}
+	out.SignedAt = st.SignedAt.UTC()
 	out.Expires = st.Expires.UTC()
 	return out
 }
@@ -116,31 +122,34 @@ func isSigned(key string) bool {
 	return false
 }
 
-func sortedSet(list []string) []string {
-	if len(list) == 0 {
-		return nil
-	}
-	out := slices.Clone(list)
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
 // Sign signs st with key and returns the kubetrail.io/signature annotation value:
-// the DSSE envelope JSON in standard base64. The envelope names the key (KeyID) so
-// the webhook knows which trusted key to try.
+// the DSSE envelope JSON (payloadType application/vnd.in-toto+json, an in-toto
+// Statement v1) in standard base64. The envelope names the key (KeyID) so the
+// webhook knows which trusted key to try. st.SignedAt zero means now.
 func Sign(ctx context.Context, st Statement, key ed25519.PrivateKey) (string, error) {
 	if len(key) != ed25519.PrivateKeySize {
 		return "", fmt.Errorf("the signing key is %d bytes, not an ed25519 private key (%d bytes); %s", len(key), ed25519.PrivateKeySize, keygenHint)
+	}
+	if st.SignedAt.IsZero() {
+		st.SignedAt = time.Now()
 	}
 	switch {
 	case st.Kind == "":
 		return "", errors.New("statement.kind is empty; set it to the object's kind, e.g. Deployment")
 	case st.Name == "":
 		return "", errors.New("statement.name is empty; set it to the object's metadata.name")
+	case strings.Contains(st.Group+st.Kind+st.Namespace+st.Name, "/"):
+		return "", errors.New("statement group, kind, namespace and name must not contain \"/\"")
+	case st.Digest == "":
+		return "", errors.New("statement.digest is empty; set it to signing.ContentDigest of the object as it will be admitted")
+	case strings.TrimSpace(st.Audience) == "":
+		return "", errors.New("statement.audience is empty; set it to the name of the cluster the object is for (the TracePolicy's spec.signing.audience), e.g. --audience prod-eu-1")
 	case st.Expires.IsZero():
-		return "", errors.New("statement.expires is not set; set it to when the signature should stop being accepted, e.g. time.Now().Add(30 * 24 * time.Hour)")
+		return "", errors.New("statement.expires is not set; set it to when the signature should stop being accepted, e.g. time.Now().Add(24 * time.Hour)")
+	case !st.Expires.After(st.SignedAt):
+		return "", fmt.Errorf("statement.expires (%s) is not after statement.signedAt (%s)", st.Expires.UTC().Format(time.RFC3339), st.SignedAt.UTC().Format(time.RFC3339))
 	}
-	body, err := json.Marshal(st.normalized())
+	body, err := encodeStatement(st.normalized())
 	if err != nil {
 		return "", fmt.Errorf("encoding the statement: %w", err)
 	}
@@ -160,14 +169,32 @@ func Sign(ctx context.Context, st Statement, key ed25519.PrivateKey) (string, er
 }
 
 // Verify checks encoded against the statement the object actually carries (want) and
-// the trusted keys at time now. It returns the KeyID of the key that verified.
+// the trusted keys at time now. It returns the KeyID of the key that verified. See
+// VerifyStatement.
+func Verify(ctx context.Context, encoded string, want Statement, trusted []ed25519.PublicKey, now time.Time) (string, error) {
+	v, err := VerifyStatement(ctx, encoded, want, trusted, now)
+	return v.KeyID, err
+}
+
+// Verified is a signature that verified: the key that made it and what it signed.
+type Verified struct {
+	KeyID     string
+	Statement Statement
+}
+
+// VerifyStatement checks encoded against the statement the object actually carries
+// (want, from StatementOf of the object as admitted) and the trusted keys at time
+// now, and returns the key and the signed statement.
 //
 // The checks run in this order, and the first failure is returned: decoding
-// (ErrMalformed), signature (ErrUntrustedKey), statement match (*MismatchError), then
-// expiry (ErrExpired). want.Expires is ignored. A cancelled ctx returns ctx.Err().
-func Verify(ctx context.Context, encoded string, want Statement, trusted []ed25519.PublicKey, now time.Time) (string, error) {
+// (ErrMalformed; an old-format signature too), signature (ErrUntrustedKey), statement
+// match (*MismatchError: subject name, content digest, provenance), then expiry
+// (ErrExpired). want's Audience, SignedAt and Expires are ignored: the audience and
+// the lifetime are a policy's to judge (CheckAudience, CheckLifetime). A cancelled
+// ctx returns ctx.Err().
+func VerifyStatement(ctx context.Context, encoded string, want Statement, trusted []ed25519.PublicKey, now time.Time) (Verified, error) {
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return Verified{}, err
 	}
 	entry, err := verified.lookup(encoded, trusted, func() (verifiedEntry, error) {
 		env, payload, signed, err := decode(encoded)
@@ -178,15 +205,15 @@ func Verify(ctx context.Context, encoded string, want Statement, trusted []ed255
 		return verifiedEntry{keyID: keyID, signed: signed}, err
 	})
 	if err != nil {
-		return "", err
+		return Verified{}, err
 	}
 	if err := match(entry.signed, want.normalized()); err != nil {
-		return "", err
+		return Verified{}, err
 	}
 	if now.After(entry.signed.Expires) {
-		return "", expired(entry.signed.Expires)
+		return Verified{}, expired(entry.signed.Expires)
 	}
-	return entry.keyID, nil
+	return Verified{KeyID: entry.keyID, Statement: entry.signed}, nil
 }
 
 // decode turns the annotation into an envelope and the statement in it, rejecting
@@ -209,6 +236,10 @@ func decode(encoded string) (*dsse.Envelope, []byte, Statement, error) {
 	env, err := decodeEnvelope(raw)
 	if err != nil {
 		return nil, nil, st, malformed("the decoded value is not a DSSE envelope (%v)", err)
+	}
+	if env.PayloadType == LegacyPayloadType {
+		return nil, nil, st, fmt.Errorf("%w: it is an old-format kubetrail signature (payloadType %q), which does not bind the object's content and is no longer accepted; "+
+			"re-sign the object with this version of `kubectl trail stamp --key ... --audience ...`", ErrMalformed, LegacyPayloadType)
 	}
 	if env.PayloadType != PayloadType {
 		return nil, nil, st, malformed("payloadType is %s, want %q", quote(env.PayloadType), PayloadType)
@@ -234,15 +265,21 @@ func decode(encoded string) (*dsse.Envelope, []byte, Statement, error) {
 		return nil, nil, st, malformed("the payload is not UTF-8 JSON")
 	}
 	if st, err = decodeStatement(payload); err != nil {
-		return nil, nil, st, malformed("the payload is not a kubetrail statement (%v)", err)
+		return nil, nil, st, malformed("the payload is not a kubetrail in-toto statement (%v)", err)
 	}
 	switch {
 	case st.Kind == "":
 		return nil, nil, st, malformed("the statement has no kind")
 	case st.Name == "":
 		return nil, nil, st, malformed("the statement has no name")
+	case strings.TrimSpace(st.Audience) == "":
+		return nil, nil, st, malformed("the statement has no audience")
+	case st.SignedAt.IsZero():
+		return nil, nil, st, malformed("the statement has no signedAt")
 	case st.Expires.IsZero():
 		return nil, nil, st, malformed("the statement has no expiry")
+	case !st.Expires.After(st.SignedAt):
+		return nil, nil, st, malformed("the statement expires before it was signed")
 	}
 	return &env, payload, st, nil
 }
@@ -310,8 +347,9 @@ func verifySignature(ctx context.Context, env *dsse.Envelope, payload []byte, tr
 	return accepted[0].KeyID, nil
 }
 
-// match compares the signed statement with the one the object carries, field by field
-// in the order a user reads an object, and names the first field that differs.
+// match compares the signed statement with the one the object carries, in the order a
+// user reads an object (identity, content, provenance), and names the first field
+// that differs.
 func match(signed, want Statement) error {
 	for _, f := range []struct{ field, signed, want string }{
 		{"group", signed.Group, want.Group},
@@ -322,6 +360,14 @@ func match(signed, want Statement) error {
 		if f.signed != f.want {
 			return &MismatchError{Field: f.field, detail: fmt.Sprintf("%s is %s in the signature but %s on the object", f.field, quote(f.signed), quote(f.want))}
 		}
+	}
+	if want.Digest == "" {
+		return &MismatchError{Field: "digest", detail: "the object's content digest cannot be computed (its content is not JSON)"}
+	}
+	if signed.Digest != want.Digest {
+		return &MismatchError{Field: "digest", detail: fmt.Sprintf("the signed content digest is %s but the admitted object's is %s: "+
+			"its content (spec, roleRef, subjects, rules, data, labels or annotations) is not what was signed; "+
+			"if the apiserver or another mutating webhook set fields the manifest leaves out, sign with `kubectl trail stamp --server-dry-run`", signed.Digest, want.Digest)}
 	}
 	keys := make([]string, 0, len(signed.Provenance)+len(want.Provenance))
 	for k := range signed.Provenance {
@@ -344,11 +390,6 @@ func match(signed, want Statement) error {
 		case sv != wv:
 			return &MismatchError{Field: k, detail: fmt.Sprintf("annotation %s is %s in the signature but %s on the object", quote(k), quote(sv), quote(wv))}
 		}
-	}
-	// Both are sorted sets (normalized), so element-wise comparison is set equality.
-	images := sortedSet(signed.Images)
-	if !slices.Equal(images, want.Images) {
-		return &MismatchError{Field: "images", detail: fmt.Sprintf("images are %s in the signature but %s on the object", quoteList(images), quoteList(want.Images))}
 	}
 	return nil
 }

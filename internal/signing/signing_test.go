@@ -6,12 +6,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"github.com/kubetrail/kubetrail/internal/provenance"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+
+	"github.com/kubetrail/kubetrail/internal/digest"
+	"github.com/kubetrail/kubetrail/internal/provenance"
 )
 
 // testKey derives a fixed key so signatures (ed25519 is deterministic) and seeds are
@@ -37,10 +39,14 @@ func testStatement() Statement {
 			"kubetrail.io/commit":     "0f3c2a9d5e7b41c8a6f0e2d4b9c1a3e5f7d9b2c4",
 			"kubetrail.io/repository": "https://github.com/acme/shop",
 		},
-		Images:  []string{"nginx:1.27", "busybox:1.36"},
-		Expires: testNow.Add(time.Hour),
+		Digest:   testDigest,
+		Audience: "prod-eu-1",
+		SignedAt: testNow.Add(-time.Minute),
+		Expires:  testNow.Add(time.Hour),
 	}
 }
+
+const testDigest = "sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
 
 func mustSign(t testing.TB, st Statement, key ed25519.PrivateKey) string {
 	t.Helper()
@@ -58,7 +64,6 @@ func with(st Statement, fn func(*Statement)) Statement {
 		prov[k] = v
 	}
 	st.Provenance = prov
-	st.Images = append([]string(nil), st.Images...)
 	fn(&st)
 	return st
 }
@@ -80,9 +85,11 @@ func TestVerify(t *testing.T) {
 		"round trip": {
 			encoded: signed, want: testStatement(), trusted: []ed25519.PublicKey{pub}, now: testNow,
 		},
-		"images compared as a set, in any order and with duplicates": {
+		"audience and times of the wanted statement are not compared": {
 			encoded: signed,
-			want:    with(testStatement(), func(s *Statement) { s.Images = []string{"nginx:1.27", "busybox:1.36", "nginx:1.27"} }),
+			want: with(testStatement(), func(s *Statement) {
+				s.Audience, s.SignedAt, s.Expires = "", time.Time{}, time.Time{}
+			}),
 			trusted: []ed25519.PublicKey{pub}, now: testNow,
 		},
 		"the object's own signature and break-glass annotations are not compared": {
@@ -109,8 +116,10 @@ func TestVerify(t *testing.T) {
 			wantErr: ErrUntrustedKey,
 		},
 		"payload edited after signing": {
-			encoded: editPayload(t, signed, func(st map[string]any) { st["name"] = "api" }),
-			want:    with(testStatement(), func(s *Statement) { s.Name = "api" }),
+			encoded: editPayload(t, signed, func(st map[string]any) {
+				st["subject"].([]any)[0].(map[string]any)["digest"] = map[string]any{"sha256": strings.Repeat("f", 64)}
+			}),
+			want: with(testStatement(), func(s *Statement) { s.Digest = "sha256:" + strings.Repeat("f", 64) }),
 			trusted: []ed25519.PublicKey{pub}, now: testNow,
 			wantErr: ErrUntrustedKey,
 		},
@@ -152,10 +161,15 @@ func TestVerify(t *testing.T) {
 			trusted: []ed25519.PublicKey{pub}, now: testNow,
 			wantField: "group",
 		},
-		"image swapped after signing": {
-			encoded: signed, want: with(testStatement(), func(s *Statement) { s.Images = []string{"nginx:1.27", "evil:latest"} }),
+		"content changed after signing (roleRef, command, image...)": {
+			encoded: signed, want: with(testStatement(), func(s *Statement) { s.Digest = "sha256:" + strings.Repeat("e", 64) }),
 			trusted: []ed25519.PublicKey{pub}, now: testNow,
-			wantField: "images", wantInMsg: `"evil:latest"`,
+			wantField: "digest", wantInMsg: "signed content digest is " + testDigest + " but the admitted object's is sha256:eeee",
+		},
+		"object whose digest cannot be computed": {
+			encoded: signed, want: with(testStatement(), func(s *Statement) { s.Digest = "" }),
+			trusted: []ed25519.PublicKey{pub}, now: testNow,
+			wantField: "digest", wantInMsg: "cannot be computed",
 		},
 		"expired": {
 			encoded: signed, want: testStatement(), trusted: []ed25519.PublicKey{pub}, now: testNow.Add(2 * time.Hour),
@@ -266,10 +280,21 @@ func signRaw(t testing.TB, key ed25519.PrivateKey, payloadType string, payload [
 
 func TestVerifyMalformed(t *testing.T) {
 	priv, pub := testKey(1)
-	goodPayload, err := json.Marshal(testStatement())
+	goodPayload, err := encodeStatement(testStatement())
 	if err != nil {
 		t.Fatal(err)
 	}
+	// intoto builds a statement's JSON from parts, for the cases Sign refuses to make.
+	intoto := func(typ, subjects, predType, pred string) []byte {
+		return []byte(`{"_type":"` + typ + `","subject":` + subjects + `,"predicateType":"` + predType + `","predicate":` + pred + `}`)
+	}
+	const (
+		v1        = "https://in-toto.io/Statement/v1"
+		subject   = `[{"name":"apps/Deployment/shop/web","digest":{"sha256":"0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"}}]`
+		goodPred  = `{"audience":"prod-eu-1","signedAt":"2030-01-01T11:59:00Z","expires":"2030-01-01T13:00:00Z","provenance":{}}`
+		kubetrail = PredicateType
+	)
+	signedStatement := func(raw []byte) string { return encodeEnvelope(t, signRaw(t, priv, PayloadType, raw)) }
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 	cases := map[string]struct {
@@ -294,9 +319,28 @@ func TestVerifyMalformed(t *testing.T) {
 			encoded: strings.Repeat("A", MaxEncodedSize+4), wantInMsg: "byte limit",
 		},
 		"signed envelope with the wrong payloadType": {
-			encoded:   encodeEnvelope(t, signRaw(t, priv, "application/vnd.in-toto+json", goodPayload)),
-			wantInMsg: `payloadType is "application/vnd.in-toto+json"`,
+			encoded:   encodeEnvelope(t, signRaw(t, priv, "text/plain", goodPayload)),
+			wantInMsg: `payloadType is "text/plain"`,
 		},
+		"old-format kubetrail signature (no content bound)": {
+			encoded: encodeEnvelope(t, signRaw(t, priv, LegacyPayloadType,
+				[]byte(`{"group":"apps","kind":"Deployment","namespace":"shop","name":"web","provenance":{},"expires":"2031-01-01T00:00:00Z"}`))),
+			wantInMsg: "old-format kubetrail signature",
+		},
+		"in-toto v0.1 statement":      {encoded: signedStatement(intoto("https://in-toto.io/Statement/v0.1", subject, kubetrail, goodPred)), wantInMsg: "_type"},
+		"another predicate type":      {encoded: signedStatement(intoto(v1, subject, "https://slsa.dev/provenance/v1", goodPred)), wantInMsg: "predicateType"},
+		"two subjects":                {encoded: signedStatement(intoto(v1, strings.Replace(subject, "]", ","+subject[1:], 1), kubetrail, goodPred)), wantInMsg: "2 subjects"},
+		"subject name not 4 parts":    {encoded: signedStatement(intoto(v1, strings.Replace(subject, "shop/web", "web", 1), kubetrail, goodPred)), wantInMsg: "<group>/<kind>/<namespace>/<name>"},
+		"subject digest not sha256":   {encoded: signedStatement(intoto(v1, strings.Replace(subject, `"sha256":"0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"`, `"sha512":"`+strings.Repeat("ab", 64)+`"`, 1), kubetrail, goodPred)), wantInMsg: "sha256"},
+		"subject with two digests":    {encoded: signedStatement(intoto(v1, strings.Replace(subject, `{"sha256"`, `{"md5":"`+strings.Repeat("00", 16)+`","sha256"`, 1), kubetrail, goodPred)), wantInMsg: "2 digests"},
+		"subject digest upper case":   {encoded: signedStatement(intoto(v1, strings.Replace(subject, "0a1b", "0A1B", 1), kubetrail, goodPred)), wantInMsg: "lowercase"},
+		"subject with a uri":          {encoded: signedStatement(intoto(v1, strings.Replace(subject, `"name"`, `"uri":"x","name"`, 1), kubetrail, goodPred)), wantInMsg: "other than name and digest"},
+		"unknown statement field":     {encoded: signedStatement([]byte(strings.Replace(string(intoto(v1, subject, kubetrail, goodPred)), `{`, `{"extra":1,`, 1))), wantInMsg: "not an in-toto statement"},
+		"unknown predicate field":     {encoded: signedStatement(intoto(v1, subject, kubetrail, strings.Replace(goodPred, `{`, `{"images":["x"],`, 1))), wantInMsg: "unknown field"},
+		"predicate without audience":  {encoded: signedStatement(intoto(v1, subject, kubetrail, strings.Replace(goodPred, `"prod-eu-1"`, `""`, 1))), wantInMsg: "no audience"},
+		"predicate without signedAt":  {encoded: signedStatement(intoto(v1, subject, kubetrail, strings.Replace(goodPred, `"signedAt":"2030-01-01T11:59:00Z",`, ``, 1))), wantInMsg: "no signedAt"},
+		"expires before signedAt":     {encoded: signedStatement(intoto(v1, subject, kubetrail, strings.Replace(goodPred, "T13:00", "T11:00", 1))), wantInMsg: "expires before it was signed"},
+		"provenance value not string": {encoded: signedStatement(intoto(v1, subject, kubetrail, strings.Replace(goodPred, `"provenance":{}`, `"provenance":{"a":1}`, 1))), wantInMsg: "predicate"},
 		"envelope without signatures": {
 			encoded: encodeEnvelope(t, func() dsse.Envelope {
 				env := signRaw(t, priv, PayloadType, goodPayload)
@@ -333,22 +377,22 @@ func TestVerifyMalformed(t *testing.T) {
 		},
 		"signed payload that is not a statement": {
 			encoded:   encodeEnvelope(t, signRaw(t, priv, PayloadType, []byte(`{"hello":"world"}`))),
-			wantInMsg: "not a kubetrail statement",
+			wantInMsg: "not a kubetrail in-toto statement",
 		},
 		"signed payload that is a JSON string": {
 			encoded:   encodeEnvelope(t, signRaw(t, priv, PayloadType, []byte(`"hello"`))),
-			wantInMsg: "not a kubetrail statement",
+			wantInMsg: "not a kubetrail in-toto statement",
 		},
 		"signed payload with invalid UTF-8": {
 			encoded:   encodeEnvelope(t, signRaw(t, priv, PayloadType, []byte("{\"kind\":\"\xff\"}"))),
 			wantInMsg: "UTF-8",
 		},
 		"signed statement without expiry": {
-			encoded:   encodeEnvelope(t, signRaw(t, priv, PayloadType, []byte(`{"group":"apps","kind":"Deployment","name":"web","provenance":{}}`))),
+			encoded:   signedStatement(intoto(v1, subject, kubetrail, strings.Replace(goodPred, `,"expires":"2030-01-01T13:00:00Z"`, ``, 1))),
 			wantInMsg: "no expiry",
 		},
 		"signed statement without name": {
-			encoded:   encodeEnvelope(t, signRaw(t, priv, PayloadType, []byte(`{"kind":"Deployment","expires":"2031-01-01T00:00:00Z"}`))),
+			encoded:   signedStatement(intoto(v1, strings.Replace(subject, "shop/web", "shop/", 1), kubetrail, goodPred)),
 			wantInMsg: "no name",
 		},
 	}
@@ -391,7 +435,7 @@ func TestVerifyCancelledContext(t *testing.T) {
 
 func TestSign(t *testing.T) {
 	priv, pub := testKey(1)
-	t.Run("envelope names the key and sorts images", func(t *testing.T) {
+	t.Run("envelope is DSSE around an in-toto Statement v1 naming the object and its digest", func(t *testing.T) {
 		st := testStatement()
 		st.Provenance[provenance.SignatureKey] = "old"
 		enc := mustSign(t, st, priv)
@@ -403,22 +447,54 @@ func TestSign(t *testing.T) {
 		if err := json.Unmarshal(raw, &env); err != nil {
 			t.Fatal(err)
 		}
-		if env.PayloadType != PayloadType {
-			t.Errorf("payloadType = %q, want %q", env.PayloadType, PayloadType)
+		if env.PayloadType != "application/vnd.in-toto+json" {
+			t.Errorf("payloadType = %q, want application/vnd.in-toto+json", env.PayloadType)
 		}
 		if len(env.Signatures) != 1 || env.Signatures[0].KeyID != KeyID(pub) {
 			t.Errorf("signatures = %+v, want one with keyid %q", env.Signatures, KeyID(pub))
 		}
 		body, _ := base64.StdEncoding.DecodeString(env.Payload)
-		var got Statement
+		// Read it as any in-toto consumer would: plain JSON, the spec's field names.
+		var got struct {
+			Type    string `json:"_type"`
+			Subject []struct {
+				Name   string            `json:"name"`
+				Digest map[string]string `json:"digest"`
+			} `json:"subject"`
+			PredicateType string `json:"predicateType"`
+			Predicate     struct {
+				Audience   string            `json:"audience"`
+				SignedAt   time.Time         `json:"signedAt"`
+				Expires    time.Time         `json:"expires"`
+				Provenance map[string]string `json:"provenance"`
+			} `json:"predicate"`
+		}
 		if err := json.Unmarshal(body, &got); err != nil {
+			t.Fatalf("payload %s: %v", body, err)
+		}
+		if got.Type != "https://in-toto.io/Statement/v1" || got.PredicateType != "https://kubetrail.io/provenance/v1" {
+			t.Errorf("_type, predicateType = %q, %q", got.Type, got.PredicateType)
+		}
+		if len(got.Subject) != 1 || got.Subject[0].Name != "apps/Deployment/shop/web" ||
+			"sha256:"+got.Subject[0].Digest["sha256"] != testDigest || len(got.Subject[0].Digest) != 1 {
+			t.Errorf("subject = %+v, want apps/Deployment/shop/web with sha256 %s", got.Subject, testDigest)
+		}
+		p := got.Predicate
+		if p.Audience != "prod-eu-1" || !p.SignedAt.Equal(st.SignedAt) || !p.Expires.Equal(st.Expires) || p.Provenance["kubetrail.io/commit"] != st.Provenance["kubetrail.io/commit"] {
+			t.Errorf("predicate = %+v", p)
+		}
+		if _, ok := p.Provenance[provenance.SignatureKey]; ok {
+			t.Errorf("signed provenance holds %s; a signature cannot sign itself", provenance.SignatureKey)
+		}
+	})
+	t.Run("signedAt defaults to now", func(t *testing.T) {
+		st := with(testStatement(), func(s *Statement) { s.SignedAt = time.Time{}; s.Expires = time.Now().Add(time.Hour) })
+		_, _, got, err := decode(mustSign(t, st, priv))
+		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Join(got.Images, ",") != "busybox:1.36,nginx:1.27" {
-			t.Errorf("signed images = %v, want them sorted", got.Images)
-		}
-		if _, ok := got.Provenance[provenance.SignatureKey]; ok {
-			t.Errorf("signed provenance holds %s; a signature cannot sign itself", provenance.SignatureKey)
+		if d := time.Since(got.SignedAt); d < 0 || d > time.Minute {
+			t.Errorf("signedAt = %v, want about now", got.SignedAt)
 		}
 	})
 
@@ -430,6 +506,11 @@ func TestSign(t *testing.T) {
 		"no kind":        {st: with(testStatement(), func(s *Statement) { s.Kind = "" }), key: priv, wantInMsg: "statement.kind"},
 		"no name":        {st: with(testStatement(), func(s *Statement) { s.Name = "" }), key: priv, wantInMsg: "statement.name"},
 		"no expiry":      {st: with(testStatement(), func(s *Statement) { s.Expires = time.Time{} }), key: priv, wantInMsg: "statement.expires"},
+		"no digest":      {st: with(testStatement(), func(s *Statement) { s.Digest = "" }), key: priv, wantInMsg: "statement.digest"},
+		"bad digest":     {st: with(testStatement(), func(s *Statement) { s.Digest = "sha256:xyz" }), key: priv, wantInMsg: "statement.digest"},
+		"no audience":    {st: with(testStatement(), func(s *Statement) { s.Audience = " " }), key: priv, wantInMsg: "statement.audience"},
+		"slash in name":  {st: with(testStatement(), func(s *Statement) { s.Name = "a/b" }), key: priv, wantInMsg: `"/"`},
+		"expires first":  {st: with(testStatement(), func(s *Statement) { s.Expires = s.SignedAt }), key: priv, wantInMsg: "not after statement.signedAt"},
 		"nil key":        {st: testStatement(), key: nil, wantInMsg: "ed25519"},
 		"truncated key":  {st: testStatement(), key: priv[:32], wantInMsg: "ed25519"},
 		"public as priv": {st: testStatement(), key: ed25519.PrivateKey(pub), wantInMsg: "ed25519"},
@@ -472,8 +553,8 @@ func TestStatementOf(t *testing.T) {
 	if len(got.Provenance) != 1 || got.Provenance["kubetrail.io/commit"] != "abc" {
 		t.Errorf("StatementOf() provenance = %v, want only kubetrail.io/commit", got.Provenance)
 	}
-	if strings.Join(got.Images, ",") != "nginx:1.27" {
-		t.Errorf("StatementOf() images = %v, want [nginx:1.27]", got.Images)
+	if want, _ := digest.Of(obj, nil); got.Digest != want || !digest.Valid(got.Digest) {
+		t.Errorf("StatementOf() digest = %q, want digest.Of(obj, nil) = %q, the digest the webhook stamps", got.Digest, want)
 	}
 	if core := StatementOf(map[string]interface{}{"apiVersion": "v1", "kind": "ConfigMap"}); core.Group != "" {
 		t.Errorf("core group = %q, want empty", core.Group)
@@ -481,4 +562,8 @@ func TestStatementOf(t *testing.T) {
 	// Malformed objects give an empty statement, not a panic.
 	_ = StatementOf(map[string]interface{}{"metadata": "oops", "apiVersion": 7})
 	_ = StatementOf(nil)
+	if bad := StatementOf(map[string]interface{}{"kind": "ConfigMap", "data": map[string]interface{}{"x": make(chan int)}}); bad.Digest != "" {
+		t.Errorf("digest of content that is not JSON = %q, want empty", bad.Digest)
+	}
 }
+

@@ -40,6 +40,15 @@ type Options struct {
 	Provenance provenance.Provenance
 	// Key signs every object when set; nil writes no signature.
 	Key ed25519.PrivateKey
+	// Audience names the cluster the signatures are for (the TracePolicy's
+	// spec.signing.audience). Required with Key.
+	Audience string
+	// Resolve, when set, returns an object as the apiserver will admit it (a
+	// server-side dry run: defaults filled in, other mutating webhooks applied); the
+	// signature binds the content digest of what it returns. When nil, the digest is
+	// computed from the manifest itself, so every field the apiserver would default
+	// must be written out in it (see docs/admission.md, "Signatures").
+	Resolve func(obj map[string]interface{}) (map[string]interface{}, error)
 	// Expires is how long the signatures stay valid (DefaultExpires when zero).
 	Expires time.Duration
 	// Now is the clock (time.Now when nil).
@@ -121,8 +130,9 @@ func quoteValue(v interface{}) string {
 
 // Stamp reads a stream of YAML documents from in (the output of `kustomize build` or
 // `helm template`), writes the provenance annotations of opts.Provenance into every
-// object and, when opts.Key is set, signs each object (kubetrail.io/signature) over
-// its identity, provenance and container images. It writes the stream to out, with
+// object and, when opts.Key is set, signs each object (kubetrail.io/signature): an
+// in-toto statement binding its identity, content digest (of the object as
+// opts.Resolve returns it, or of the manifest), provenance, audience and expiry. It writes the stream to out, with
 // nothing else changed. It validates everything before writing anything: on error,
 // out receives nothing.
 //
@@ -164,6 +174,9 @@ func newStamper(opts Options) (*stamper, error) {
 	}
 	if opts.Key != nil && len(opts.Key) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("the signing key is %d bytes, not an ed25519 private key", len(opts.Key))
+	}
+	if opts.Key != nil && strings.TrimSpace(opts.Audience) == "" {
+		return nil, errors.New("--audience: required with --key: name the cluster the objects are for, as its TracePolicy's spec.signing.audience does (e.g. --audience prod-eu-1)")
 	}
 	if opts.Expires < 0 {
 		return nil, fmt.Errorf("--expires: must be a positive duration (got %s)", opts.Expires)
@@ -387,14 +400,41 @@ func (s *stamper) document(ch chunk, eol string, doc *yaml.Node, num int) (strin
 		}
 	} else {
 		signed := withAnnotations(obj, final)
-		st := signing.StatementOf(signed)
-		if st.Namespace == "" && !clusterScoped(st.Group, st.Kind) {
+		if namespace == "" && !clusterScoped(digestGroup(apiVersion), kind) {
 			if s.opts.Namespace != "" {
-				st.Namespace = s.opts.Namespace
+				// The apiserver fills the namespace in before the webhook hashes it.
+				meta := maps.Clone(signed["metadata"].(map[string]interface{}))
+				meta["namespace"] = s.opts.Namespace
+				signed["metadata"] = meta
 			} else {
 				s.noNamespace = append(s.noNamespace, fmt.Sprintf("document %d: %s", num, id))
 			}
 		}
+		if kind == "Secret" {
+			s.warnf("%s: a signature binds a Secret's key names, not its values (only the manager holds the key it hashes them with)", where)
+		}
+		admitted := signed
+		if s.opts.Resolve != nil {
+			// Without the signature: the dry run must see what kubectl apply sends
+			// minus it (it is not content), and an old one must not be judged.
+			dry := withAnnotations(signed, without(signed, provenance.SignatureKey))
+			got, err := s.opts.Resolve(dry)
+			if err != nil {
+				return "", fmt.Errorf("%s: server-side dry run: %w", where, err)
+			}
+			admitted = got
+		}
+		st := signing.StatementOf(admitted)
+		if st.Digest == "" {
+			return "", fmt.Errorf("%s: the object's content digest cannot be computed (a value is not JSON)", where)
+		}
+		// The identity is the manifest's (a dry run does not rename), the provenance
+		// what this stamp writes.
+		st.Provenance = signing.StatementOf(signed).Provenance
+		meta2, _ := signed["metadata"].(map[string]interface{})
+		st.Namespace, _ = meta2["namespace"].(string)
+		st.Audience = s.opts.Audience
+		st.SignedAt = s.opts.Now()
 		st.Expires = s.expires
 		sig, err := signing.Sign(context.Background(), st, s.opts.Key)
 		if err != nil {
@@ -439,6 +479,23 @@ func withAnnotations(obj map[string]interface{}, ann map[string]interface{}) map
 	}
 	out["metadata"] = meta
 	return out
+}
+
+// without returns obj's annotations without key, as interface values.
+func without(obj map[string]interface{}, key string) map[string]interface{} {
+	meta, _ := obj["metadata"].(map[string]interface{})
+	ann, _ := meta["annotations"].(map[string]interface{})
+	out := maps.Clone(ann)
+	delete(out, key)
+	return out
+}
+
+// digestGroup is the API group of an apiVersion ("" for "v1").
+func digestGroup(apiVersion string) string {
+	if i := strings.IndexByte(apiVersion, '/'); i >= 0 {
+		return apiVersion[:i]
+	}
+	return ""
 }
 
 func stringsOf(m map[string]interface{}) map[string]string {
