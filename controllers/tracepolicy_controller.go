@@ -6,17 +6,22 @@ import (
 	"strings"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/kubetrail/kubetrail/api/v1alpha1"
 	"github.com/kubetrail/kubetrail/internal/clusterpolicy"
 	"github.com/kubetrail/kubetrail/internal/policy"
+	"github.com/kubetrail/kubetrail/internal/signing"
 )
 
 // EnforceWebhookName is the validating webhook on tracked objects whose failurePolicy
@@ -67,14 +72,30 @@ func (r *TracePolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 func (r *TracePolicyReconciler) setReady(ctx context.Context, tp *v1alpha1.TracePolicy, c *policy.Compiled) error {
 	base := tp.DeepCopy()
+	meta.SetStatusCondition(&tp.Status.Conditions, readyCondition(tp, c))
+	tp.Status.ObservedGeneration = tp.Generation
+	return r.Status().Patch(ctx, tp, client.MergeFrom(base))
+}
+
+// readyCondition says whether the compiled policy is usable, and which keys it
+// trusts (by KeyID, the ID a signature's envelope names): after a key rotation in a
+// Secret, the status shows the new key's ID within seconds.
+func readyCondition(tp *v1alpha1.TracePolicy, c *policy.Compiled) metav1.Condition {
 	cond := metav1.Condition{Type: ConditionReady, Status: metav1.ConditionTrue, Reason: "Compiled",
 		Message: fmt.Sprintf("%s policy with %d trusted key(s)", tp.Spec.Mode, len(c.Keys)), ObservedGeneration: tp.Generation}
 	if len(c.Problems) > 0 {
-		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "InvalidSpec", strings.Join(c.Problems, "; ")
+		cond.Status, cond.Reason = metav1.ConditionFalse, "InvalidSpec"
+		cond.Message = fmt.Sprintf("%s policy, applied without its invalid parts: %s; %d trusted key(s)",
+			tp.Spec.Mode, strings.Join(c.Problems, "; "), len(c.Keys))
 	}
-	meta.SetStatusCondition(&tp.Status.Conditions, cond)
-	tp.Status.ObservedGeneration = tp.Generation
-	return r.Status().Patch(ctx, tp, client.MergeFrom(base))
+	if len(c.Keys) > 0 {
+		ids := make([]string, len(c.Keys))
+		for i, k := range c.Keys {
+			ids[i] = signing.KeyID(k)
+		}
+		cond.Message += ": " + strings.Join(ids, ", ")
+	}
+	return cond
 }
 
 func (r *TracePolicyReconciler) syncFailurePolicy(ctx context.Context, all []*policy.Compiled) error {
@@ -107,10 +128,68 @@ func (r *TracePolicyReconciler) syncFailurePolicy(ctx context.Context, all []*po
 	return r.Patch(ctx, &vwc, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }
 
-// SetupWithManager registers the reconciler; every policy change re-checks them all.
+// SetupWithManager registers the reconciler; every policy change re-checks them all,
+// and so does every change of a Secret a policy takes a trusted key from. The
+// Secrets are watched by metadata (the values are read uncached, when a policy is
+// compiled), on every replica: WatchKeySecrets.
 func (r *TracePolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := WatchKeySecrets(mgr, r.Policies); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.TracePolicy{}).
+		Watches(secretMetadata(), handler.EnqueueRequestsFromMapFunc(r.policiesReadingSecret)).
 		Named("tracepolicy").
 		Complete(r)
+}
+
+// policiesReadingSecret maps a Secret's event to the policies that read a key from it,
+// after dropping their compiled form, so that their reconcile reads the key again.
+func (r *TracePolicyReconciler) policiesReadingSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	r.Policies.InvalidateSecret(o.GetNamespace(), o.GetName())
+	names, err := r.Policies.PoliciesReadingSecret(ctx, o.GetNamespace(), o.GetName())
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "Finding the TracePolicies reading a Secret", "secret", client.ObjectKeyFromObject(o))
+		return nil
+	}
+	out := make([]reconcile.Request, len(names))
+	for i, n := range names {
+		out[i] = reconcile.Request{NamespacedName: types.NamespacedName{Name: n}}
+	}
+	return out
+}
+
+func secretMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	return m
+}
+
+// WatchKeySecrets makes policies read a trusted key again as soon as its Secret
+// changes (a rotation, a revocation), on this replica, leader or not: every replica
+// serves admission with its own compiled policies. It shares the manager's informer
+// of Secret metadata with the Secret reconciler.
+func WatchKeySecrets(mgr ctrl.Manager, policies *clusterpolicy.Source) error {
+	return mgr.Add(keySecretWatch{cache: mgr.GetCache(), policies: policies})
+}
+
+type keySecretWatch struct {
+	cache    cache.Cache
+	policies *clusterpolicy.Source
+}
+
+// NeedLeaderElection implements manager.LeaderElectionRunnable: every replica.
+func (keySecretWatch) NeedLeaderElection() bool { return false }
+
+// Start implements manager.Runnable.
+func (w keySecretWatch) Start(ctx context.Context) error {
+	inf, err := w.cache.GetInformer(ctx, secretMetadata())
+	if err != nil {
+		return fmt.Errorf("watching the Secrets of trusted keys: %w", err)
+	}
+	if err := w.policies.WatchSecrets(inf); err != nil {
+		return fmt.Errorf("watching the Secrets of trusted keys: %w", err)
+	}
+	<-ctx.Done()
+	return nil
 }

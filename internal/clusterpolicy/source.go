@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kubetrail/kubetrail/api/v1alpha1"
@@ -141,6 +142,84 @@ func (s *Source) InvalidateSecrets() {
 	s.mu.Lock()
 	s.compiled, s.all, s.allValid = nil, nil, false
 	s.mu.Unlock()
+}
+
+// InvalidateSecret drops the compiled policies that read a key from Secret
+// namespace/name, so that the next All reads it again: a key rotated or revoked in
+// its Secret is trusted, or no longer, from the next request on, without a change of
+// the policy. It reports whether any compiled policy reads that Secret. Called for
+// every event of the Secrets' watch (WatchSecrets), it takes the lock All holds while
+// compiling, so a compile that read the Secret before the event is dropped after it.
+func (s *Source) InvalidateSecret(namespace, name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hit := false
+	for n, e := range s.compiled {
+		if ReadsSecret(&e.policy.Spec, namespace, name) {
+			delete(s.compiled, n)
+			hit = true
+		}
+	}
+	if hit {
+		s.all, s.allValid = nil, false
+	}
+	return hit
+}
+
+// ReadsSecret reports whether spec takes a trusted key from Secret namespace/name.
+func ReadsSecret(spec *v1alpha1.TracePolicySpec, namespace, name string) bool {
+	if spec.Signing == nil {
+		return false
+	}
+	for _, k := range spec.Signing.PublicKeys {
+		if r := k.SecretRef; r != nil && r.Namespace == namespace && r.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// PoliciesReadingSecret returns the names of the TracePolicies (from the cache) that
+// take a trusted key from Secret namespace/name.
+func (s *Source) PoliciesReadingSecret(ctx context.Context, namespace, name string) ([]string, error) {
+	var list v1alpha1.TracePolicyList
+	if err := s.Cache.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing TracePolicies: %w", err)
+	}
+	var out []string
+	for i := range list.Items {
+		if ReadsSecret(&list.Items[i].Spec, namespace, name) {
+			out = append(out, list.Items[i].Name)
+		}
+	}
+	return out, nil
+}
+
+// EventSource is what WatchSecrets needs of an informer (controller-runtime's
+// cache.Informer has it).
+type EventSource interface {
+	AddEventHandler(toolscache.ResourceEventHandler) (toolscache.ResourceEventHandlerRegistration, error)
+}
+
+// WatchSecrets invalidates, on every event of a Secret, the compiled policies that
+// read a key from it (InvalidateSecret). informer is the manager's informer of Secret
+// metadata (a metav1.PartialObjectMetadata informer: no Secret value is cached).
+// Every replica that serves admission needs it, leader or not.
+func (s *Source) WatchSecrets(informer EventSource) error {
+	invalidate := func(obj interface{}) {
+		if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+			obj = t.Obj
+		}
+		if m, ok := obj.(metav1.Object); ok {
+			s.InvalidateSecret(m.GetNamespace(), m.GetName())
+		}
+	}
+	_, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    invalidate,
+		UpdateFunc: func(_, obj interface{}) { invalidate(obj) },
+		DeleteFunc: invalidate,
+	})
+	return err
 }
 
 func (s *Source) readSecret(ctx context.Context) policy.SecretReader {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kubetrail/kubetrail/api/v1alpha1"
 	"github.com/kubetrail/kubetrail/internal/policy"
+	"github.com/kubetrail/kubetrail/internal/signing"
 )
 
 // A pipeline that runs `kubectl create ns x && kubectl apply -n x` must not be turned
@@ -101,5 +102,78 @@ func TestAllRecompilesOnlyOnChange(t *testing.T) {
 	s.InvalidateSecrets()
 	if got, _ := s.All(ctx); names(got) != "b=Enforce,c=Warn" {
 		t.Fatalf("after InvalidateSecrets All = %s", names(got))
+	}
+}
+
+// H4: a key rotated in its Secret is trusted from the next call after the Secret's
+// event, without a change of the policy; a policy that reads no such Secret is not
+// compiled again.
+func TestInvalidateSecretReadsRotatedKeys(t *testing.T) {
+	ctx := context.Background()
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = v1alpha1.AddToScheme(scheme)
+	_, oldPub, err := signing.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, newPub, err := signing.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := func(pemBytes []byte) string {
+		k, err := signing.ParsePublicKey(pemBytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return signing.KeyID(k)
+	}
+	ref := &v1alpha1.SecretKeyReference{Namespace: "kubetrail-system", Name: "ci-keys", Key: "ed25519.pub"}
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ref.Namespace, Name: ref.Name}, Data: map[string][]byte{ref.Key: oldPub}}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(sec,
+		&v1alpha1.TracePolicy{ObjectMeta: metav1.ObjectMeta{Name: "signed"}, Spec: v1alpha1.TracePolicySpec{Mode: v1alpha1.ModeEnforce,
+			Signing: &v1alpha1.Signing{Required: true, PublicKeys: []v1alpha1.PublicKey{{Name: "ci", SecretRef: ref}}}}},
+		&v1alpha1.TracePolicy{ObjectMeta: metav1.ObjectMeta{Name: "plain"}, Spec: v1alpha1.TracePolicySpec{Mode: v1alpha1.ModeAudit}},
+	).Build()
+	s := &Source{Cache: c, Secrets: c}
+	keyIDs := func() string {
+		all, err := s.All(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range policy.Keys(all) {
+			out = append(out, signing.KeyID(k))
+		}
+		return strings.Join(out, ",")
+	}
+	if got := keyIDs(); got != id(oldPub) {
+		t.Fatalf("keys = %s, want the old key", got)
+	}
+	before, _ := s.All(ctx)
+
+	sec.Data[ref.Key] = newPub
+	if err := c.Update(ctx, sec); err != nil {
+		t.Fatal(err)
+	}
+	if got := keyIDs(); got != id(oldPub) {
+		t.Fatalf("keys = %s before the Secret's event, want the compiled old key", got)
+	}
+	if s.InvalidateSecret("kubetrail-system", "other") {
+		t.Error("a Secret no policy reads invalidated a policy")
+	}
+	if !s.InvalidateSecret(ref.Namespace, ref.Name) {
+		t.Fatal("the key Secret's event invalidated nothing")
+	}
+	if got := keyIDs(); got != id(newPub) {
+		t.Fatalf("keys = %s after the rotation, want only the new key", got)
+	}
+	after, _ := s.All(ctx)
+	if after[0] != before[0] || after[0].Name != "plain" {
+		t.Error("the policy that reads no Secret was compiled again")
+	}
+	names, err := s.PoliciesReadingSecret(ctx, ref.Namespace, ref.Name)
+	if err != nil || strings.Join(names, ",") != "signed" {
+		t.Errorf("PoliciesReadingSecret = %v, %v; want [signed]", names, err)
 	}
 }
