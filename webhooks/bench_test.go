@@ -79,6 +79,7 @@ func BenchmarkAdmission(b *testing.B) {
 		ann[provenance.PipelineRunKey] = fmt.Sprintf("https://ci.acme.dev/runs/%d", i)
 		st := signing.StatementOf(obj)
 		st.Expires = time.Now().Add(time.Hour)
+		st.Audience = "bench"
 		sig, err := signing.Sign(ctx, st, key)
 		if err != nil {
 			b.Fatal(err)

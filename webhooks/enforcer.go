@@ -79,6 +79,7 @@ func (e *Enforcer) Handle(ctx context.Context, req admission.Request) admission.
 		OldObject:      r.Old,
 		ContentChanged: plan.ContentChanged,
 		Now:            r.Now,
+		DryRun:         req.DryRun != nil && *req.DryRun,
 	}
 	if plan.ContentChanged {
 		in.RBACRisks = policy.GrantedRisks(r.Kind.GVK.Kind, r.Object, r.Old, e.Policies.RoleRules(ctx))

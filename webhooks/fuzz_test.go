@@ -573,6 +573,10 @@ func signedBy(key ed25519.PrivateKey, exp time.Time, obj map[string]interface{},
 	obj = decode(mustJSON(obj)) // a deep copy, with numbers as the webhook sees them
 	st := signing.StatementOf(obj)
 	st.Expires = exp
+	st.Audience, st.SignedAt = "fuzz", clock.Add(-time.Hour)
+	if !exp.After(st.SignedAt) {
+		st.SignedAt = exp.Add(-time.Hour)
+	}
 	if sig != nil {
 		sig(&st)
 	}
@@ -702,7 +706,7 @@ func fuzzSeeds() map[string]seed {
 				o["spec"].(map[string]interface{})["template"].(map[string]interface{})["spec"].(map[string]interface{})["containers"].([]interface{})[0].(map[string]interface{})["image"] = "evil:latest"
 				return mustJSON(o)
 			}(),
-			enforce: "does not cover this object's images"},
+			enforce: "signed content digest is"},
 		"expired-signature": {res: deployments, user: deployer, verified: "false",
 			obj: mustJSON(signedBy(trustedKey, clock.Add(-time.Minute), web(prov(commitA)), nil)), enforce: "has expired"},
 		"untrusted-key-signature": {res: deployments, user: deployer, verified: "false",

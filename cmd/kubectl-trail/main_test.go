@@ -100,7 +100,7 @@ func TestKeygenThenStamp(t *testing.T) {
 		"GITHUB_ACTIONS": "true", "GITHUB_SHA": strings.Repeat("a", 40), "GITHUB_SERVER_URL": "https://github.com",
 		"GITHUB_REPOSITORY": "org/shop", "GITHUB_RUN_ID": "99", "GITHUB_REF": "refs/pull/12/merge",
 	}
-	stamped, errOut, code := execute(t, githubEnv, manifests, "stamp", "--key", prefix+".key", "-n", "shop",
+	stamped, errOut, code := execute(t, githubEnv, manifests, "stamp", "--key", prefix+".key", "--audience", "prod-eu-1", "-n", "shop",
 		"--commit", sha, "--approver", "alice", "--approver", "bob,carol", "--source", "generated:kustomize", "--path", "deploy/prod")
 	if code != 0 {
 		t.Fatalf("stamp failed: %s", errOut)
@@ -137,10 +137,10 @@ func TestKeygenThenStamp(t *testing.T) {
 			}
 		}
 		sig, _ := ann[provenance.SignatureKey].(string)
-		st := signing.StatementOf(obj)
-		if st.Namespace == "" {
-			st.Namespace = "shop" // as the API server fills it in
+		if md := obj["metadata"].(map[string]interface{}); md["namespace"] == nil {
+			md["namespace"] = "shop" // as the API server fills it in
 		}
+		st := signing.StatementOf(obj)
 		if _, err := signing.Verify(context.Background(), sig, st, []ed25519.PublicKey{pub}, time.Now()); err != nil {
 			t.Errorf("%s: signature does not verify: %v", obj["kind"], err)
 		}
@@ -195,6 +195,8 @@ func TestStampErrors(t *testing.T) {
 		{"public key as key", nil, []string{"--actor", "human", "--key", "testdata/public.pem"}, "error: --key testdata/public.pem: the signing key is a PUBLIC KEY"},
 		{"bad expiry", nil, []string{"--actor", "human", "--expires", "-1h"}, "error: --expires: must be a positive duration"},
 		{"unknown flag", nil, []string{"--comit", "x"}, "error: unknown flag: --comit (see 'kubectl trail stamp --help')\n"},
+		{"key without audience", nil, []string{"--actor", "human", "--key", "testdata/private.pem"}, "error: --audience: required with --key"},
+		{"audience without key", nil, []string{"--actor", "human", "--audience", "prod"}, "error: --audience and --server-dry-run are for signing: give --key too"},
 		{"argument", nil, []string{"deploy.yaml"}, `error: unexpected argument "deploy.yaml": give manifest files with -f`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

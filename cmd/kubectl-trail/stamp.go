@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
 
 	"github.com/kubetrail/kubetrail/internal/provenance"
 	"github.com/kubetrail/kubetrail/internal/signing"
@@ -24,6 +34,9 @@ type stampOptions struct {
 	flags     provenance.Provenance
 	approvers []string
 	keyFile   string
+	audience  string
+	dryRun    bool
+	manager   string
 	expires   time.Duration
 	noEnv     bool
 }
@@ -35,9 +48,20 @@ func newStampCmd(root *rootOptions) *cobra.Command {
 		Short: "Write provenance annotations (and a signature) into rendered manifests",
 		Long: `Stamp reads rendered manifests (a stream of YAML documents, as kustomize build or
 helm template write them), adds the kubetrail.io/ provenance annotations to every
-object and, with --key, signs each object over its identity, provenance and container
-images (kubetrail.io/signature). It writes the manifests to standard output with
-nothing else changed: comments, key order and formatting stay as they were.
+object and, with --key, signs each object (kubetrail.io/signature: a DSSE envelope
+around an in-toto Statement v1) over its identity, the digest of its content,
+its provenance, the cluster it is for (--audience) and an expiry. It writes the
+manifests to standard output with nothing else changed: comments, key order and
+formatting stay as they were.
+
+The apiserver fills in defaults (and other mutating webhooks may change the
+object) before kubetrail checks the signature against the object as admitted.
+With --server-dry-run each object is sent to the cluster as a server-side apply
+dry run (nothing is stored) and the signature binds the content the apiserver
+returns; apply it with kubectl apply --server-side and the same --field-manager.
+Without it the digest is of the manifest itself, which then must write out every
+field the apiserver would default. A Secret's signature binds its key names, not
+its values.
 
 In GitHub Actions, GitLab CI, Jenkins and Tekton the commit, repository, pull request
 and pipeline run are read from the CI environment and the actor is "pipeline"; flags
@@ -49,7 +73,8 @@ TEKTON_DASHBOARD_URL, PULL_REQUEST_URL) from its params.
 Objects without metadata.namespace are signed for the namespace given with
 --namespace (-n), the one kubectl apply will put them in.`,
 		Example: `  # Stamp and sign in the pipeline, then apply
-  kustomize build . | kubectl trail stamp --key key.pem | kubectl apply -f -
+  kustomize build . | kubectl trail stamp --key key.pem --audience prod-eu-1 --server-dry-run \
+      | kubectl apply --server-side -f -
 
   # Outside CI, give the provenance yourself
   helm template shop ./chart | kubectl trail stamp -n shop \
@@ -75,6 +100,9 @@ Objects without metadata.namespace are signed for the namespace given with
 	f.StringVar(&o.flags.Source, "source", "", "where the manifests come from: code, ci-variable or generated:<tool> (e.g. generated:helm)")
 	f.StringVar(&o.flags.Path, "path", "", "path of the manifests in the repository, e.g. deploy/overlays/prod")
 	f.StringVar(&o.keyFile, "key", "", "PEM ed25519 private key to sign with (from kubectl trail keygen); without it nothing is signed")
+	f.StringVar(&o.audience, "audience", "", "with --key: the name of the cluster the objects are for (its TracePolicy's spec.signing.audience)")
+	f.BoolVar(&o.dryRun, "server-dry-run", false, "with --key: sign the content the cluster returns for a server-side apply dry run (defaults filled in)")
+	f.StringVar(&o.manager, "field-manager", "kubectl", "with --server-dry-run: the field manager of the dry run (the one kubectl apply --server-side will use)")
 	f.DurationVar(&o.expires, "expires", 72*time.Hour, "how long the signatures stay valid")
 	f.BoolVar(&o.noEnv, "no-env", false, "do not read the provenance from the CI environment")
 	return cmd
@@ -127,6 +155,16 @@ func (o *stampOptions) run(cmd *cobra.Command) error {
 			return fmt.Errorf("--key %s: %w", o.keyFile, err)
 		}
 		opts.Key = key
+		opts.Audience = o.audience
+		if o.dryRun {
+			resolve, err := o.serverDryRun(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("--server-dry-run: %w", err)
+			}
+			opts.Resolve = resolve
+		}
+	} else if o.dryRun || o.audience != "" {
+		return errors.New("--audience and --server-dry-run are for signing: give --key too")
 	}
 	if cmd.Flags().Changed("namespace") {
 		opts.Namespace, _ = cmd.Flags().GetString("namespace")
@@ -194,4 +232,58 @@ func startsWithMarker(s string) bool {
 	first, _, _ := strings.Cut(s, "\n")
 	first = strings.TrimSuffix(first, "\r")
 	return first == "---" || strings.HasPrefix(first, "--- ") || strings.HasPrefix(first, "---\t")
+}
+
+// serverDryRun returns a stamp.Options.Resolve that sends an object to the cluster
+// as a server-side apply dry run (dryRun=All: nothing is stored; defaulting and the
+// mutating webhooks run) and returns what the apiserver would store.
+func (o *stampOptions) serverDryRun(ctx context.Context) (func(map[string]interface{}) (map[string]interface{}, error), error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cfg, err := o.configFlags.ToRESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	defaultNS, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	force := true
+	return func(obj map[string]interface{}) (map[string]interface{}, error) {
+		u := &unstructured.Unstructured{Object: obj}
+		gvk := u.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return nil, err
+		}
+		var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			ns := u.GetNamespace()
+			if ns == "" {
+				ns = defaultNS
+			}
+			ri = dyn.Resource(m.Resource).Namespace(ns)
+		}
+		body, err := json.Marshal(obj)
+		if err != nil {
+			return nil, err
+		}
+		out, err := ri.Patch(ctx, u.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{
+			DryRun: []string{metav1.DryRunAll}, FieldManager: o.manager, Force: &force,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return out.Object, nil
+	}, nil
 }

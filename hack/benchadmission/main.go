@@ -151,6 +151,7 @@ func sign(obj runtime.Object, gvkAPIVersion, kind string, key ed25519.PrivateKey
 	u["apiVersion"], u["kind"] = gvkAPIVersion, kind
 	st := signing.StatementOf(u)
 	st.Expires = time.Now().Add(24 * time.Hour)
+	st.Audience = "benchadmission"
 	sig, err := signing.Sign(context.Background(), st, key)
 	if err != nil {
 		return err

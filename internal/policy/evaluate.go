@@ -32,6 +32,10 @@ type Input struct {
 	RBACRisks []rbacrisk.Risk
 	// Now is the admission time.
 	Now time.Time
+	// DryRun is true for a dry-run request, which stores nothing. An unsigned object
+	// is then judged as if it were signed (with a warning): `kubectl trail stamp
+	// --server-dry-run` sends the object unsigned to learn the content to sign.
+	DryRun bool
 }
 
 // Violation is one way the change falls short of one or more policies.
@@ -109,10 +113,18 @@ func Evaluate(ctx context.Context, policies []*Compiled, in Input) Decision {
 
 	// Signature: verified once against every trusted key of the selecting policies.
 	var sigErr error
-	if sig := ann[provenance.SignatureKey]; sig != "" {
+	var signed signing.Statement
+	sig := ann[provenance.SignatureKey]
+	if sig != "" {
 		keys := Keys(policies)
-		d.KeyID, sigErr = signing.Verify(ctx, sig, signing.StatementOf(in.Object), keys, in.Now)
-		d.Verified = sigErr == nil
+		var v signing.Verified
+		v, sigErr = signing.VerifyStatement(ctx, sig, signing.StatementOf(in.Object), keys, in.Now)
+		d.KeyID, signed, d.Verified = v.KeyID, v.Statement, sigErr == nil
+	}
+	// What a signature would satisfy is not required of an unsigned dry run.
+	assumeSigned := in.DryRun && sig == ""
+	if assumeSigned && len(policies) > 0 {
+		d.Warnings = append(d.Warnings, "kubetrail: dry run of an unsigned object: judged as if a trusted key had signed it")
 	}
 
 	oldAnn := annotationsOf(in.OldObject)
@@ -153,7 +165,13 @@ func Evaluate(ctx context.Context, policies []*Compiled, in Input) Decision {
 			// asks for one; elsewhere an unverifiable signature is just not verified.
 			case sigErr != nil && (len(p.Keys) > 0 || signatureRequired):
 				raise(p, mode, v1alpha1.FindingInvalidProvenance, field.Invalid(annotationsPath.Key(provenance.SignatureKey), "<signature>", signatureHint(sigErr)))
-			case signatureRequired && !d.Verified:
+			case d.Verified && (len(p.Keys) > 0 || signatureRequired):
+				// The signature binds this content; whether it was made for this
+				// cluster, and for how long, is this policy's to say.
+				if err := signingRules(p, signed, in.Now); err != nil {
+					raise(p, mode, v1alpha1.FindingInvalidProvenance, field.Invalid(annotationsPath.Key(provenance.SignatureKey), "<signature>", err.Error()))
+				}
+			case signatureRequired && !d.Verified && !assumeSigned:
 				raise(p, mode, v1alpha1.FindingInvalidProvenance, field.Required(annotationsPath.Key(provenance.SignatureKey),
 					"a signature by a trusted key is required: sign in the pipeline with `kubectl trail stamp --key <private key>`"))
 			}
@@ -163,7 +181,7 @@ func Evaluate(ctx context.Context, policies []*Compiled, in Input) Decision {
 					fmt.Sprintf("change window %q is frozen now (%s): wait for it to end, or set kubetrail.io/break-glass with the reason if this change cannot wait", w.Name, in.Now.UTC().Format(time.RFC3339))))
 			}
 			evaluateSecrets(p, in.Object, raise)
-			evaluateRBAC(p, in, ann, d.Verified, raise)
+			evaluateRBAC(p, in, ann, d.Verified || assumeSigned, raise)
 		}
 		// Only an enforcing policy has anything to override; the others just record.
 		if breakGlass != "" && mode == v1alpha1.ModeEnforce && (p.Spec.BreakGlass == nil || !MatchesAny(p.Spec.BreakGlass.Allowed, in.Identity)) {
@@ -271,11 +289,31 @@ func restrictiveness(m v1alpha1.PolicyMode) int {
 	return 0
 }
 
+// signingRules checks a verified signature against the policy's spec.signing
+// audience and maxValidity.
+func signingRules(p *Compiled, signed signing.Statement, now time.Time) error {
+	if p.Spec.Signing == nil {
+		return signing.CheckLifetime(signed, 0, now)
+	}
+	if a := p.Spec.Signing.Audience; a != "" {
+		if err := signing.CheckAudience(signed, a); err != nil {
+			return err
+		}
+	}
+	var max time.Duration
+	if p.Spec.Signing.MaxValidity != nil {
+		max = p.Spec.Signing.MaxValidity.Duration
+	}
+	return signing.CheckLifetime(signed, max, now)
+}
+
 func signatureHint(err error) string {
 	var mm *signing.MismatchError
 	switch {
+	case errors.As(err, &mm) && mm.Field == "digest":
+		return err.Error()
 	case errors.As(err, &mm):
-		return fmt.Sprintf("the signature does not cover this object's %s: it was made for another object or the field was changed after signing; re-stamp with `kubectl trail stamp --key`", mm.Field)
+		return fmt.Sprintf("the signature does not cover this object's %s (%s): it was made for another object or the field was changed after signing; re-stamp with `kubectl trail stamp --key`", mm.Field, mm.Detail())
 	case errors.Is(err, signing.ErrExpired):
 		return err.Error() + "; re-run the pipeline to sign again"
 	case errors.Is(err, signing.ErrUntrustedKey):

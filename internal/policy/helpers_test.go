@@ -125,6 +125,7 @@ func signed(t testing.TB, k testKey, expires time.Time, ann map[string]string, b
 	t.Helper()
 	st := signing.StatementOf(build(ann))
 	st.Expires = expires
+	st.Audience, st.SignedAt = "test-cluster", expires.Add(-2*time.Hour)
 	sig, err := signing.Sign(context.Background(), st, k.priv)
 	if err != nil {
 		t.Fatal(err)

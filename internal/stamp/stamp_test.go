@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -598,5 +599,54 @@ func TestBlockScalar(t *testing.T) {
 		if err := json.Unmarshal([]byte(quoteScalar(in)), &js); err != nil || js != in {
 			t.Errorf("quoteScalar(%q) is not the JSON string (%q, %v)", in, js, err)
 		}
+	}
+}
+
+// With Resolve (kubectl trail stamp --server-dry-run) the signature binds the
+// content of the object as the apiserver returns it, defaults included, not the
+// manifest's; the dry run sees the object without a signature.
+func TestStampSignsWhatResolveReturns(t *testing.T) {
+	in := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\ndata:\n  a: \"1\"\n"
+	key := testKey()
+	pub := key.Public().(ed25519.PublicKey)
+	var sent map[string]interface{}
+	resolve := func(obj map[string]interface{}) (map[string]interface{}, error) {
+		sent = obj
+		out := maps.Clone(obj)
+		out["data"] = map[string]interface{}{"a": "1", "defaulted": "by the server"}
+		return out, nil
+	}
+	out, _, err := stampString(t, in, Options{Provenance: testProv, Key: key, Audience: "prod-eu-1", Resolve: resolve})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := annotationsOf(sent)[provenance.SignatureKey]; ok || annotationsOf(sent)[provenance.CommitKey] == nil {
+		t.Errorf("the dry run got annotations %v, want the provenance without a signature", annotationsOf(sent))
+	}
+	obj := objects(t, out)[0]
+	sig := annotationsOf(obj)[provenance.SignatureKey].(string)
+	verify := func(o map[string]interface{}) error {
+		_, err := signing.Verify(context.Background(), sig, signing.StatementOf(o), []ed25519.PublicKey{pub}, testNow)
+		return err
+	}
+	var mm *signing.MismatchError
+	if err := verify(obj); !errors.As(err, &mm) || mm.Field != "digest" {
+		t.Errorf("the manifest as written verifies (%v); the signature must bind the defaulted content", err)
+	}
+	admitted := maps.Clone(obj)
+	admitted["data"] = map[string]interface{}{"a": "1", "defaulted": "by the server"}
+	if err := verify(admitted); err != nil {
+		t.Errorf("the object as the server admits it does not verify: %v", err)
+	}
+
+	// A failing dry run is an error naming the object.
+	_, _, err = stampString(t, in, Options{Provenance: testProv, Key: key, Audience: "prod-eu-1",
+		Resolve: func(map[string]interface{}) (map[string]interface{}, error) { return nil, errors.New("forbidden") }})
+	if err == nil || !strings.Contains(err.Error(), "ConfigMap shop/settings") || !strings.Contains(err.Error(), "server-side dry run: forbidden") {
+		t.Errorf("error = %v, want the dry run's error naming the object", err)
+	}
+	// A key without an audience is refused.
+	if _, _, err := stampString(t, in, Options{Provenance: testProv, Key: key}); err == nil || !strings.Contains(err.Error(), "--audience") {
+		t.Errorf("error = %v, want --audience required", err)
 	}
 }

@@ -237,7 +237,7 @@ var _ = Describe("Enforcing TracePolicy", func() {
 			tampered.Spec.Template.Spec.Containers[0].Image = "evil:latest"
 			err = users[pipeline].Create(ctx, tampered)
 			Expect(err).To(HaveOccurred())
-			Expect(err.Error()).To(ContainSubstring("does not cover this object's images"))
+			Expect(err.Error()).To(ContainSubstring("signed content digest is"))
 		})
 
 		It("reads trusted keys from a Secret the policy references", func(ctx SpecContext) {

@@ -75,18 +75,31 @@ func pipelineProvenance(commit string) map[string]string {
 	}
 }
 
-// sign signs obj's provenance as `kubectl trail stamp --key` does, valid for ttl.
+// testAudience is the cluster name the envtest policies' signatures are made for.
+const testAudience = "envtest"
+
+// sign signs obj (not yet created) as `kubectl trail stamp --key --server-dry-run`
+// does, valid for ttl: the content digest of what a server-side dry-run create by
+// the pipeline returns (defaults and other mutating webhooks applied), its
+// provenance, for audience testAudience.
 func sign(obj client.Object, key ed25519.PrivateKey, ttl time.Duration) {
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	dry := obj.DeepCopyObject().(client.Object)
+	ann := dry.GetAnnotations()
+	delete(ann, provenance.SignatureKey)
+	dry.SetAnnotations(ann)
+	Expect(users[pipeline].Create(context.Background(), dry, client.DryRunAll)).To(Succeed())
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(dry)
 	Expect(err).NotTo(HaveOccurred())
 	gvk, err := admin.GroupVersionKindFor(obj)
 	Expect(err).NotTo(HaveOccurred())
 	u["apiVersion"], u["kind"] = gvk.GroupVersion().String(), gvk.Kind
 	st := signing.StatementOf(u)
+	st.Audience = testAudience
 	st.Expires = time.Now().Add(ttl)
+	st.SignedAt = st.Expires.Add(-2 * time.Hour)
 	sig, err := signing.Sign(context.Background(), st, key)
 	Expect(err).NotTo(HaveOccurred())
-	ann := obj.GetAnnotations()
+	ann = obj.GetAnnotations()
 	ann[provenance.SignatureKey] = sig
 	obj.SetAnnotations(ann)
 }
