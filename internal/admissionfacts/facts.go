@@ -141,6 +141,12 @@ func Decide(r Request) (Plan, error) {
 		if own && k != provenance.VerifiedKey {
 			continue
 		}
+		// A signature binds the final content, so the stamper's first call (before a
+		// later mutating webhook finished the object) may have written "false" where
+		// this reinvocation verifies it: no client's value. Claiming "true" still is.
+		if own && k == provenance.VerifiedKey && v == "false" {
+			continue
+		}
 		if p.Annotations[k] != v || k == provenance.AdmittedAtKey {
 			p.Replaced = append(p.Replaced, k)
 		}

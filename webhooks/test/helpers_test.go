@@ -83,20 +83,31 @@ const testAudience = "envtest"
 // the pipeline returns (defaults and other mutating webhooks applied), its
 // provenance, for audience testAudience.
 func sign(obj client.Object, key ed25519.PrivateKey, ttl time.Duration) {
+	signFor(obj, key, testAudience, ttl, true)
+}
+
+// signFor signs obj for audience, valid for ttl, over the content a server-side
+// dry-run create returns (dryRun) or over obj as it is (a manifest signed locally).
+func signFor(obj client.Object, key ed25519.PrivateKey, audience string, ttl time.Duration, dryRun bool) {
 	dry := obj.DeepCopyObject().(client.Object)
 	ann := dry.GetAnnotations()
 	delete(ann, provenance.SignatureKey)
 	dry.SetAnnotations(ann)
-	Expect(users[pipeline].Create(context.Background(), dry, client.DryRunAll)).To(Succeed())
+	if dryRun {
+		Expect(users[pipeline].Create(context.Background(), dry, client.DryRunAll)).To(Succeed())
+	}
 	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(dry)
 	Expect(err).NotTo(HaveOccurred())
 	gvk, err := admin.GroupVersionKindFor(obj)
 	Expect(err).NotTo(HaveOccurred())
 	u["apiVersion"], u["kind"] = gvk.GroupVersion().String(), gvk.Kind
 	st := signing.StatementOf(u)
-	st.Audience = testAudience
+	st.Audience = audience
 	st.Expires = time.Now().Add(ttl)
-	st.SignedAt = st.Expires.Add(-2 * time.Hour)
+	st.SignedAt = time.Now().Add(-time.Minute)
+	if !st.Expires.After(st.SignedAt) { // an expired signature, for the tests of expiry
+		st.SignedAt = st.Expires.Add(-time.Hour)
+	}
 	sig, err := signing.Sign(context.Background(), st, key)
 	Expect(err).NotTo(HaveOccurred())
 	ann = obj.GetAnnotations()
