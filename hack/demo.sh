@@ -59,6 +59,7 @@ spec:
   - {kind: ServiceAccount, namespace: ci, name: deployer}
   - {kind: ServiceAccount, namespace: agents, name: rollout-copilot}
   signing:
+    audience: demo
     publicKeys: [{name: ci, secretRef: {namespace: kubetrail-system, name: kubetrail-signing, key: ed25519.pub}}]
   breakGlass: {allowed: [{kind: User, name: kubernetes-admin}]}
   secretLiterals: Warn
@@ -99,7 +100,10 @@ sleep 2
 stamp_and_apply() {
   local who=$1 file=$2; shift 2
   printf '\033[2m$ kubectl trail stamp %s -f %s | kubectl apply -f -   (as %s)\033[0m\n' "$*" "$(basename "$file")" "$who"
-  $TRAIL stamp --no-env "$@" -f "$file" | as "$who" $KUBECTL apply -f -
+  local sign=()
+  # Signing: for this cluster, over what the apiserver will admit (a server-side dry run as WHO).
+  case " $* " in *" --key "*) sign=(--audience demo --server-dry-run --kubeconfig "$DEMO/$who.kubeconfig") ;; esac
+  $TRAIL stamp --no-env "$@" "${sign[@]}" -f "$file" | as "$who" $KUBECTL apply -f -
 }
 REPO=https://github.com/acme/shop
 C1=$(sha release-1); C2=$(sha rbac-change); C3=$(sha rotate-token); C4=$(sha ingress-canary); C5=$(sha checkout-hotfix)

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 
 	"github.com/kubetrail/kubetrail/internal/provenance"
@@ -245,6 +246,10 @@ func (o *stampOptions) serverDryRun(ctx context.Context) (func(map[string]interf
 	if err != nil {
 		return nil, err
 	}
+	// The apply that follows gets the same warnings; printed here too they would
+	// only repeat them (and land among the manifests when both streams are read).
+	cfg = rest.CopyConfig(cfg)
+	cfg.WarningHandler = rest.NoWarnings{}
 	defaultNS, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,6 +49,7 @@ spec:
   - {kind: ServiceAccount, namespace: sc-ci, name: deployer}
   - {kind: ServiceAccount, namespace: sc-agents, name: rollout-copilot}
   signing:
+    audience: e2e
     publicKeys:
     - name: ci
       pem: |
@@ -76,6 +78,11 @@ spec:
 	})
 
 	deploy := func(who, manifest string, flags ...string) (string, error) {
+		if slices.Contains(flags, "--key") {
+			// Sign what the apiserver will admit (a server-side dry run as the
+			// submitter, defaults included), for this cluster.
+			flags = append(flags, "--audience", "e2e", "--server-dry-run", "--kubeconfig", who)
+		}
 		stamped, err := trail(manifest, append([]string{"stamp", "--no-env", "-f", "-"}, flags...)...)
 		Expect(err).NotTo(HaveOccurred(), stamped)
 		return kubectlAs(who, stamped, "apply", "-f", "-")
