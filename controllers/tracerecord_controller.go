@@ -730,7 +730,7 @@ func (r *TraceReconciler) reconcileProvenanceFindings(_ context.Context, s *reco
 
 // reconcileSecrets scans the live object for credentials written literally. Secrets
 // themselves are never read. A finding keeps the revision that introduced it.
-func (r *TraceReconciler) reconcileSecrets(_ context.Context, s *recordState) (ctrl.Result, error) {
+func (r *TraceReconciler) reconcileSecrets(ctx context.Context, s *recordState) (ctrl.Result, error) {
 	if !s.contentKnown || r.Kind.GVK.Kind == "Secret" {
 		return ctrl.Result{}, nil
 	}
@@ -744,7 +744,21 @@ func (r *TraceReconciler) reconcileSecrets(_ context.Context, s *recordState) (c
 		return ctrl.Result{}, nil
 	}
 	origin := s.origin()
-	for _, f := range secretscan.Scan(s.live.content) {
+	scan := secretscan.ScanWithin(ctx, s.live.content, nil, secretscan.ReconcileBudget)
+	if inc := scan.Incomplete; inc != nil {
+		// Never a silent pass: what could not be scanned is a finding of its own.
+		s.current = append(s.current, v1alpha1.Finding{
+			ID:       findings.ID("secret-scan-incomplete", inc.Location),
+			Type:     v1alpha1.FindingSecretExposure,
+			Severity: v1alpha1.SeverityMedium,
+			Message: fmt.Sprintf("Not fully scanned for credentials from %s on: %s. "+
+				"Move large data into a Secret, or split the object", inc.Location, inc.Reason()),
+			Paths:        []string{findings.LocationPointer(inc.Location)},
+			Rule:         "scan-incomplete",
+			IntroducedBy: origin,
+		})
+	}
+	for _, f := range scan.Findings {
 		id := findings.ID("secret", f.Location, f.RuleID, f.Fingerprint)
 		introducedBy := origin
 		if prev := findings.Find(s.prevFindings, id); prev != nil {

@@ -13,7 +13,6 @@ import (
 	"github.com/kubetrail/kubetrail/api/v1alpha1"
 	"github.com/kubetrail/kubetrail/internal/provenance"
 	"github.com/kubetrail/kubetrail/internal/rbacrisk"
-	"github.com/kubetrail/kubetrail/internal/secretscan"
 	"github.com/kubetrail/kubetrail/internal/signing"
 )
 
@@ -130,6 +129,7 @@ func Evaluate(ctx context.Context, policies []*Compiled, in Input) Decision {
 	oldAnn := annotationsOf(in.OldObject)
 	provenanceChanged := in.Create && hasAnyProvenance(ann) || !sameProvenance(ann, oldAnn)
 	breakGlass := strings.TrimSpace(ann[provenance.BreakGlassKey])
+	secrets := secretScan(ctx, in)
 
 	for _, p := range policies {
 		mode := p.Spec.Mode
@@ -180,7 +180,7 @@ func Evaluate(ctx context.Context, policies []*Compiled, in Input) Decision {
 				raise(p, mode, v1alpha1.FindingChangeWindowViolation, field.Forbidden(field.NewPath("metadata"),
 					fmt.Sprintf("change window %q is frozen now (%s): wait for it to end, or set kubetrail.io/break-glass with the reason if this change cannot wait", w.Name, in.Now.UTC().Format(time.RFC3339))))
 			}
-			evaluateSecrets(p, in.Object, raise)
+			evaluateSecrets(p, secrets, raise)
 			evaluateRBAC(p, in, ann, d.Verified || assumeSigned, raise)
 		}
 		// Only an enforcing policy has anything to override; the others just record.
@@ -222,20 +222,6 @@ func Evaluate(ctx context.Context, policies []*Compiled, in Input) Decision {
 		d.Warnings = append(d.Warnings, fmt.Sprintf("kubetrail: admitted by break-glass (%q); %d violation(s) overridden and recorded as a ManualOverride", breakGlass, len(d.Overridden)))
 	}
 	return d
-}
-
-func evaluateSecrets(p *Compiled, obj map[string]interface{}, raise func(*Compiled, v1alpha1.PolicyMode, v1alpha1.FindingType, *field.Error)) {
-	action := p.Spec.SecretLiterals
-	if action == "" {
-		action = v1alpha1.ActionWarn
-	}
-	if action == v1alpha1.ActionIgnore {
-		return
-	}
-	for _, f := range secretscan.Scan(obj) {
-		raise(p, capMode(p.Spec.Mode, action), v1alpha1.FindingSecretExposure, field.Forbidden(field.NewPath(f.Location),
-			fmt.Sprintf("looks like a credential (gitleaks rule %s, fingerprint %s): reference a Secret with valueFrom.secretKeyRef instead of writing the value", f.RuleID, f.Fingerprint)))
-	}
 }
 
 func evaluateRBAC(p *Compiled, in Input, ann map[string]string, verified bool, raise func(*Compiled, v1alpha1.PolicyMode, v1alpha1.FindingType, *field.Error)) {

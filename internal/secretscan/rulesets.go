@@ -2,12 +2,14 @@ package secretscan
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
 	ahocorasick "github.com/BobuSumisu/aho-corasick"
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
+	"github.com/zricethezav/gitleaks/v8/detect/codec"
 )
 
 // ruleSets hands out gitleaks detectors, without decoding passes, that hold only the
@@ -22,7 +24,8 @@ import (
 // those rules: gitleaks runs the same rules on it, so it finds the same things.
 // Detectors are kept per rule set.
 //
-// Without decoding only: a decoding pass can reveal keywords the text did not show.
+// With decoding, the keywords are looked for in the text at every decoding depth
+// (prepare).
 type ruleSets struct {
 	cfg      config.Config
 	trie     *ahocorasick.Trie
@@ -69,23 +72,65 @@ func sortedRuleIDs(cfg config.Config) []string {
 	return ids
 }
 
-// detectorFor returns a detector with the rules gitleaks would run on text.
+// detectorFor returns a detector, without decoding, with the rules gitleaks would run
+// on text.
 func (s *ruleSets) detectorFor(text string) *detect.Detector {
+	key, ids := s.rulesFor(text)
+	return s.detector(key, ids, 0)
+}
+
+// rulesFor returns the IDs of the rules gitleaks would run on any of texts (the rules
+// without keywords, and those with a keyword in one of them), and a key naming that
+// set.
+func (s *ruleSets) rulesFor(texts ...string) (string, []string) {
 	// As gitleaks: the keywords found in the lowercased text.
-	lower := strings.ToLower(text)
 	found := make([]bool, len(s.keywords))
 	ids := append([]string(nil), s.always...)
-	s.trie.Walk([]byte(lower), func(_, _, pattern int64) bool {
-		if !found[pattern] {
-			found[pattern] = true
-			ids = append(ids, s.rulesOf[s.keywords[pattern]]...)
-		}
-		return true
-	})
+	for _, text := range texts {
+		s.trie.Walk([]byte(strings.ToLower(text)), func(_, _, pattern int64) bool {
+			if !found[pattern] {
+				found[pattern] = true
+				ids = append(ids, s.rulesOf[s.keywords[pattern]]...)
+			}
+			return true
+		})
+	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	key := strings.Join(ids, "\x00")
+	return strings.Join(ids, "\x00"), ids
+}
 
+// prepare finds the rules p needs and whether it needs gitleaks' decoding passes. A
+// decoding pass can reveal keywords the text did not show, so the rules of a piece
+// with encoded segments are those of its text at every decoding depth; gitleaks runs
+// a rule at a depth only when its keyword shows there, so these are the same rules or
+// more.
+func (s *ruleSets) prepare(p *piece) {
+	if !mayHoldEncoded(p.text) && !mayHoldEncoded(p.context) {
+		p.rules, p.ids = s.rulesFor(p.text, p.context)
+		return
+	}
+	var b strings.Builder
+	writePiece(&b, *p)
+	raw := b.String()
+	texts := []string{raw}
+	decoder := codec.NewDecoder()
+	var segments []*codec.EncodedSegment
+	for depth := 0; depth < maxDecodeDepth; depth++ {
+		raw, segments = decoder.Decode(raw, segments)
+		if len(segments) == 0 {
+			break
+		}
+		p.decode = true
+		texts = append(texts, raw)
+	}
+	p.rules, p.ids = s.rulesFor(texts...)
+}
+
+// detector returns a detector of the rules ids (named by key), with depth decoding
+// passes.
+func (s *ruleSets) detector(key string, ids []string, depth int) *detect.Detector {
+	key = strconv.Itoa(depth) + "\x00" + key
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if d, ok := s.detectors[key]; ok {
@@ -104,7 +149,7 @@ func (s *ruleSets) detectorFor(text string) *detect.Detector {
 		}
 	}
 	d := detect.NewDetector(cfg)
-	d.MaxDecodeDepth = 0
+	d.MaxDecodeDepth = depth
 	if len(s.detectors) >= maxRuleSets {
 		s.detectors = map[string]*detect.Detector{}
 	}

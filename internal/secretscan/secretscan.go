@@ -2,28 +2,20 @@ package secretscan
 
 import (
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/spf13/viper"
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
-	"github.com/zricethezav/gitleaks/v8/detect/codec"
-
-	"github.com/kubetrail/kubetrail/internal/workload"
 )
-
-// MaxValueSize is the longest value scanned. Longer values (big embedded files in a
-// ConfigMap) are skipped: running two hundred regular expressions over them, twice,
-// inside an admission request would risk the webhook's timeout, and such values are
-// rarely hand-written credentials.
-const MaxValueSize = 64 << 10
 
 // maxDecodeDepth matches gitleaks' CLI default (--max-decode-depth 5), so that a
 // base64- or percent-encoded credential is found here just as gitleaks finds it.
@@ -109,116 +101,264 @@ func newDetector(decodeDepth int) (d *detect.Detector, err error) {
 	return d, nil
 }
 
-// target is one value to scan and where it sits.
-type target struct {
-	location  string
-	container string
-	key       string
-	value     string
-	// context is the value with its name in front, for rules that need a keyword;
-	// "" when the value has no name.
-	context string
+// Scan returns the credentials found in obj (unstructured map of a Kubernetes object),
+// scanning everything however long it takes: for tests and offline tools. Request
+// paths use ScanWithin, which is bounded.
+func Scan(obj map[string]interface{}) []Finding {
+	return ScanWithin(context.Background(), obj, nil, Unlimited).Findings
 }
 
-// Scan returns the credentials found in obj (unstructured map of a Kubernetes object).
-// Kinds other than workloads and ConfigMap return nil. Secrets are never scanned
-// (their data is meant to be secret). Findings are sorted by Location, then RuleID.
-func Scan(obj map[string]interface{}) []Finding {
-	kind, _ := obj["kind"].(string)
-	var targets []target
-	switch {
-	case kind == "Secret":
-		return nil
-	case kind == "ConfigMap":
-		targets = configMapTargets(obj)
-	case workload.IsWorkload(kind):
-		targets = podSpecTargets(kind, workload.PodSpec(obj))
-	default:
-		return nil
+// ScanWithin returns the credentials found in obj (unstructured map of a Kubernetes
+// object) within budget b and ctx's deadline. Kinds other than workloads and
+// ConfigMap are not scanned; Secrets never are (their data is meant to be secret).
+// When old is not nil (an update), only values that are not at the same place in old
+// are scanned. A scan that stops early (budget, deadline, ctx canceled) says so in
+// Result.Incomplete, with what it found until then.
+func ScanWithin(ctx context.Context, obj, old map[string]interface{}, b Budget) Result {
+	targets, ok := targetsOf(obj)
+	if !ok {
+		return Result{}
 	}
-	if len(targets) == 0 || Load() != nil {
-		return nil
-	}
-	// gitleaks looks for encoded segments (base64, hex, percent and unicode escapes)
-	// with one regular expression over the whole text before each decoding pass, and
-	// in BenchmarkAdmission that search cost almost as much as all the rules did.
-	// Most values (paths, hosts, numbers, flags) hold no segment gitleaks' decoder
-	// would decode: they are scanned without decoding passes, which find nothing in
-	// them, and the others with. Each value gets the findings it would get from one
-	// scan of everything with decoding on (TestSplitScanMatchesDecodingScan).
-	var plain, encoded []target
-	for _, t := range targets {
-		if hasEncodedSegment(t) {
-			encoded = append(encoded, t)
-		} else {
-			plain = append(plain, t)
+	if old != nil {
+		if before, ok := targetsOf(old); ok {
+			targets = changedOnly(targets, before)
 		}
 	}
-	return unique(append(scanTargets(plain, plainRules.detectorFor), scanTargets(encoded, always(detector))...))
-}
-
-// hasEncodedSegment reports whether gitleaks' decoder finds a segment to decode in
-// t's lines of the scanned text. Segments never span the blank line between two
-// values, so a value's segments are the same alone as amid the others.
-func hasEncodedSegment(t target) bool {
-	if !mayHoldEncoded(t.value) && !mayHoldEncoded(t.context) {
-		return false
-	}
-	var b strings.Builder
-	writeTarget(&b, t)
-	_, segments := codec.NewDecoder().Decode(b.String(), nil)
-	return len(segments) > 0
-}
-
-func always(d *detect.Detector) func(string) *detect.Detector {
-	return func(string) *detect.Detector { return d }
-}
-
-// unique keeps one finding per (location, rule), sorted by location and rule: the
-// value is scanned twice, and an env var may be listed twice under one name. The
-// fingerprint only breaks ties so that which duplicate survives does not depend on
-// map order.
-func unique(findings []Finding) []Finding {
-	slices.SortFunc(findings, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(a.Location, b.Location), cmp.Compare(a.RuleID, b.RuleID), cmp.Compare(a.Fingerprint, b.Fingerprint))
-	})
-	return slices.CompactFunc(findings, func(a, b Finding) bool {
-		return a.Location == b.Location && a.RuleID == b.RuleID
-	})
-}
-
-// scanTargets runs the rules once over all values, each alone and with its name, one
-// per line block. One pass instead of one per value matters: the webhook scans every
-// pod template it admits, and gitleaks' fixed cost per call dominated (measured in
-// BenchmarkAdmission: about 190 µs for 12 env values with a call per value and name).
-// A finding is mapped back to its value by line; blank lines keep values apart so
-// that no rule matches across two of them.
-func scanTargets(targets []target, detectorFor func(text string) *detect.Detector) []Finding {
 	if len(targets) == 0 {
-		return nil
+		return Result{}
 	}
-	type span struct{ first, last int }
-	spans := make([]span, len(targets))
+	if Load() != nil {
+		return Result{Incomplete: &Incomplete{Limit: LimitRules, Location: targets[0].location, TotalValues: len(targets), Budget: b}}
+	}
+	if b.MaxDuration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, b.MaxDuration)
+		defer cancel()
+	}
+	s := scan{ctx: ctx, budget: b, targets: targets}
+	s.run()
+	return s.result()
+}
+
+// piece is one chunk of a target's value, as handed to the rules.
+type piece struct {
+	target int
+	// text is the chunk; context is the value's name and the head of its first
+	// chunk, "" for later chunks and values without a name.
+	text, context string
+	// cutStart and cutEnd are true when the chunk starts or ends inside a token (a
+	// line longer than the overlap): a match touching such an edge may be a piece of
+	// a longer token, which the neighbouring chunk holds whole.
+	cutStart, cutEnd bool
+	// rules is the key of the rule set gitleaks would run on it (ruleSets), decode
+	// whether it holds a segment gitleaks' decoder decodes.
+	rules  string
+	ids    []string
+	decode bool
+}
+
+func (p piece) size() int { return len(p.text) + len(p.context) }
+
+type scan struct {
+	ctx     context.Context
+	budget  Budget
+	targets []target
+
+	findings   []Finding
+	incomplete *Incomplete
+	values     int // targets handed to the rules
+	bytes      int // bytes scanned
+	totalBytes int
+}
+
+func (s *scan) stop(limit Limit, location string) {
+	if s.incomplete == nil {
+		s.incomplete = &Incomplete{Limit: limit, Location: location, Budget: s.budget}
+	}
+}
+
+func (s *scan) ctxLimit() Limit {
+	if errors.Is(s.ctx.Err(), context.DeadlineExceeded) {
+		return LimitDeadline
+	}
+	return LimitCanceled
+}
+
+func (s *scan) result() Result {
+	r := Result{Findings: unique(s.findings), Incomplete: s.incomplete, ScannedValues: s.values, ScannedBytes: s.bytes}
+	if r.Incomplete != nil {
+		r.Incomplete.ScannedBytes, r.Incomplete.TotalBytes = s.bytes, s.totalBytes
+		r.Incomplete.ScannedValues, r.Incomplete.TotalValues = s.values, len(s.targets)
+	}
+	return r
+}
+
+// run chunks the values, finds for each chunk the rules gitleaks would run on it,
+// and scans the chunks that need the same rules together, a batch of at most
+// ChunkSize bytes per call into gitleaks.
+//
+// Per chunk, not per object: gitleaks runs a rule over a whole text when one of its
+// keywords occurs anywhere in it, and some rules cost about 10 µs per byte on random
+// text, so one keyword in one value of a 1 MB ConfigMap cost seconds over all of it
+// (M6). Here a rule runs on the chunks whose text has its keyword, as gitleaks would
+// run it on each value alone.
+func (s *scan) run() {
+	var pieces []piece
+	admitted := 0 // targets within the budget
+	budgetBytes := 0
+	for i, t := range s.targets {
+		for j, c := range chunks(t.value, ChunkSize, ChunkOverlap) {
+			p := piece{target: i, text: t.value[c.start:c.end],
+				cutStart: c.start > 0 && !isBreak(t.value[c.start-1]),
+				cutEnd:   c.end < len(t.value) && !isBreak(t.value[c.end-1])}
+			if j == 0 && t.name != "" {
+				p.context = t.name + t.sep + contextHead(p.text)
+			}
+			s.totalBytes += p.size()
+			if s.incomplete != nil {
+				continue
+			}
+			switch {
+			case s.budget.MaxValues > 0 && i >= s.budget.MaxValues:
+				s.stop(LimitValues, t.location)
+			case s.budget.MaxBytes > 0 && budgetBytes+p.size() > s.budget.MaxBytes:
+				s.stop(LimitBytes, t.location)
+			default:
+				budgetBytes += p.size()
+				pieces = append(pieces, p)
+				admitted = i + 1
+			}
+		}
+	}
+	// Trailing chunks of a target cut by the budget are not scanned either: a value
+	// is scanned whole or not at all.
+	if s.incomplete != nil {
+		cut := s.incomplete.Location
+		pieces = slices.DeleteFunc(pieces, func(p piece) bool { return s.targets[p.target].location == cut })
+		if admitted > 0 && s.targets[admitted-1].location == cut {
+			admitted--
+		}
+	}
+	_ = admitted
+
+	// The rules each piece needs.
+	for i := range pieces {
+		if i%64 == 0 && s.ctx.Err() != nil {
+			s.stop(s.ctxLimit(), s.targets[pieces[i].target].location)
+			return
+		}
+		plainRules.prepare(&pieces[i])
+	}
+
+	// Batches of pieces with the same rules, in order of first appearance.
+	type group struct {
+		rules  string
+		ids    []string
+		decode bool
+		pieces []int
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	for i, p := range pieces {
+		key := p.rules
+		if p.decode {
+			key = "decode\x00" + key
+		}
+		g, ok := byKey[key]
+		if !ok {
+			g = &group{rules: p.rules, ids: p.ids, decode: p.decode}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		g.pieces = append(g.pieces, i)
+	}
+	done := make([]bool, len(s.targets))
+	for _, g := range groups {
+		depth := 0
+		if g.decode {
+			depth = maxDecodeDepth
+		}
+		d := plainRules.detector(g.rules, g.ids, depth)
+		for start := 0; start < len(g.pieces); {
+			end, size := start, 0
+			for end < len(g.pieces) && (end == start || size+pieces[g.pieces[end]].size() <= ChunkSize) {
+				size += pieces[g.pieces[end]].size()
+				end++
+			}
+			batch := make([]piece, 0, end-start)
+			for _, i := range g.pieces[start:end] {
+				batch = append(batch, pieces[i])
+			}
+			if s.ctx.Err() != nil {
+				s.stop(s.ctxLimit(), s.targets[batch[0].target].location)
+				return
+			}
+			found := s.scanBatch(d, batch)
+			if s.ctx.Err() != nil {
+				// gitleaks stops between rules when ctx ends and returns what it had:
+				// this batch was not fully scanned.
+				s.stop(s.ctxLimit(), s.targets[batch[0].target].location)
+				return
+			}
+			s.findings = append(s.findings, found...)
+			s.bytes += size
+			for _, p := range batch {
+				if !done[p.target] {
+					done[p.target] = true
+					s.values++
+				}
+			}
+			start = end
+		}
+	}
+}
+
+// contextHead is the part of a value's first chunk scanned with its name in front:
+// rules that need a keyword next to the value find it within the first lines, so a
+// long multi-line value is not scanned twice. It is the chunk up to the end of the
+// line that passes byte 512.
+func contextHead(chunk string) string {
+	const head = 512
+	if len(chunk) <= head {
+		return chunk
+	}
+	if i := strings.IndexByte(chunk[head:], '\n'); i >= 0 {
+		return chunk[:head+i]
+	}
+	return chunk
+}
+
+// scanBatch runs d over the pieces, each alone and with its name, one per line block,
+// and maps each match back to its piece by line. One call per batch instead of one
+// per value matters: gitleaks' fixed cost per call dominated small objects (measured
+// in BenchmarkAdmission: about 190 µs for 12 env values with a call per value and
+// name). Blank lines keep values apart so that no rule matches across two of them.
+func (s *scan) scanBatch(d *detect.Detector, batch []piece) []Finding {
+	type lines struct{ first, last int }
+	spans := make([]lines, len(batch))
 	var b strings.Builder
 	line := 0
-	for i, t := range targets {
+	for i, p := range batch {
 		spans[i].first = line
-		line += writeTarget(&b, t)
+		line += writePiece(&b, p)
 		spans[i].last = line - 1
 		b.WriteString("\n")
 		line++
 	}
-	text := b.String()
 	var out []Finding
-	for _, m := range detectorFor(text).DetectString(text) {
+	for _, m := range d.DetectContext(s.ctx, detect.Fragment{Raw: b.String()}) {
 		i := sort.Search(len(spans), func(i int) bool { return spans[i].last >= m.StartLine })
 		if i == len(spans) || m.StartLine < spans[i].first {
 			continue // on a separator line: cannot happen for a real match
 		}
-		t := targets[i]
+		p := batch[i]
+		if p.cutEnd && strings.HasSuffix(p.text, m.Match) || p.cutStart && strings.HasPrefix(p.text, m.Match) {
+			continue // maybe a piece of a token, found whole in the next or previous chunk
+		}
+		t := s.targets[p.target]
 		secret := m.Secret
 		if secret == "" {
-			secret = t.value
+			secret = p.text
 		}
 		out = append(out, Finding{
 			Location:    t.location,
@@ -232,11 +372,11 @@ func scanTargets(targets []target, detectorFor func(text string) *detect.Detecto
 	return out
 }
 
-// writeTarget writes t's value, and its value with its name, a line each, and
-// returns the number of lines written.
-func writeTarget(b *strings.Builder, t target) int {
+// writePiece writes p's text, and its context, a line block each, and returns the
+// number of lines written.
+func writePiece(b *strings.Builder, p piece) int {
 	lines := 0
-	for _, text := range []string{t.value, t.context} {
+	for _, text := range []string{p.text, p.context} {
 		if text == "" {
 			continue
 		}
@@ -245,6 +385,19 @@ func writeTarget(b *strings.Builder, t target) int {
 		lines += strings.Count(text, "\n") + 1
 	}
 	return lines
+}
+
+// unique keeps one finding per (location, rule), sorted by location and rule: a value
+// is scanned alone and with its name, a chunk overlaps the next, and an env var may be
+// listed twice under one name. The fingerprint only breaks ties so that which
+// duplicate survives does not depend on order.
+func unique(findings []Finding) []Finding {
+	slices.SortFunc(findings, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(a.Location, b.Location), cmp.Compare(a.RuleID, b.RuleID), cmp.Compare(a.Fingerprint, b.Fingerprint))
+	})
+	return slices.CompactFunc(findings, func(a, b Finding) bool {
+		return a.Location == b.Location && a.RuleID == b.RuleID
+	})
 }
 
 // mayHoldEncoded reports whether gitleaks' decoder could find an encoded segment in s,
@@ -289,77 +442,3 @@ func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
-// podSpecTargets lists the literal env values, args and commands of every container.
-func podSpecTargets(kind string, spec map[string]interface{}) []target {
-	if spec == nil {
-		return nil
-	}
-	base := strings.Join(workload.PodSpecPath(kind), ".")
-	var out []target
-	for _, c := range workload.Containers(spec) {
-		name := c.Name()
-		prefix := base + "." + c.Group + "[" + name + "]"
-		env, _ := c.Fields["env"].([]interface{})
-		for i, item := range env {
-			e, ok := item.(map[string]interface{})
-			if !ok {
-				continue
-			}
-			// valueFrom points at a Secret, ConfigMap or field: not a literal.
-			if _, ok := e["valueFrom"]; ok {
-				continue
-			}
-			value, ok := e["value"].(string)
-			if !ok || !scannable(value) {
-				continue
-			}
-			envName, _ := e["name"].(string)
-			t := target{container: name, key: envName, value: value}
-			if envName == "" {
-				t.location = prefix + ".env[#" + strconv.Itoa(i) + "]"
-			} else {
-				t.location = prefix + ".env[" + envName + "]"
-				t.context = envName + "=" + value
-			}
-			out = append(out, t)
-		}
-		for _, field := range []string{"command", "args"} {
-			list, _ := c.Fields[field].([]interface{})
-			for i, item := range list {
-				value, ok := item.(string)
-				if !ok || !scannable(value) {
-					continue
-				}
-				t := target{location: prefix + "." + field + "[" + strconv.Itoa(i) + "]", container: name, value: value}
-				// `--token abc` is `--token=abc` to a program; give the rules that keyword.
-				if i > 0 {
-					if flag, ok := list[i-1].(string); ok && strings.HasPrefix(flag, "-") && !strings.Contains(flag, "=") && len(flag) < 256 {
-						t.context = flag + "=" + value
-					}
-				}
-				out = append(out, t)
-			}
-		}
-	}
-	return out
-}
-
-// configMapTargets lists the data values of a ConfigMap. binaryData is skipped: it is
-// base64 of files (certificates, archives) the text rules are not made for.
-func configMapTargets(obj map[string]interface{}) []target {
-	data, _ := obj["data"].(map[string]interface{})
-	var out []target
-	for key, v := range data {
-		value, ok := v.(string)
-		if !ok || !scannable(value) {
-			continue
-		}
-		out = append(out, target{location: "data[" + key + "]", key: key, value: value, context: key + ": " + value})
-	}
-	return out
-}
-
-// scannable skips empty values and values over MaxValueSize.
-func scannable(value string) bool {
-	return value != "" && len(value) <= MaxValueSize
-}

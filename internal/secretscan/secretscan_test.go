@@ -12,8 +12,6 @@ import (
 	"testing"
 
 	"github.com/zricethezav/gitleaks/v8/report"
-
-	"github.com/kubetrail/kubetrail/internal/workload"
 )
 
 // Test credentials are assembled at run time so that gitleaks (or GitHub push
@@ -149,18 +147,49 @@ func TestScan(t *testing.T) {
 				"data":       map[string]interface{}{"token": githubPAT},
 			},
 		},
-		"ConfigMap binaryData is skipped": {
-			obj: map[string]interface{}{"apiVersion": "v1", "kind": "ConfigMap", "binaryData": map[string]interface{}{"token": githubPAT}},
+		"ConfigMap binaryData is decoded and scanned": {
+			obj: map[string]interface{}{"apiVersion": "v1", "kind": "ConfigMap", "binaryData": map[string]interface{}{
+				"config.env": base64.StdEncoding.EncodeToString([]byte("LOG_LEVEL=info\nGITHUB_TOKEN=" + githubPAT + "\n")),
+			}},
+			want: []Finding{{Location: "binaryData[config.env]", Key: "config.env", RuleID: "github-pat", Fingerprint: Redact(githubPAT)}},
 		},
 		"kinds without pod specs are not scanned": {
 			obj: map[string]interface{}{"apiVersion": "v1", "kind": "Service", "spec": map[string]interface{}{"containers": list(container("app", map[string]interface{}{
 				"env": list(envVar("GITHUB_TOKEN", githubPAT)),
 			}))}},
 		},
-		"values over the size cap are skipped": {
+		"a token after 64 KiB of padding is found": {
 			obj: map[string]interface{}{"apiVersion": "v1", "kind": "ConfigMap", "data": map[string]interface{}{
-				"big": githubPAT + strings.Repeat(" ", MaxValueSize),
+				"config.env": strings.Repeat("#", 64<<10) + "\nGITHUB_TOKEN=" + githubPAT + "\n",
 			}},
+			want: []Finding{{Location: "data[config.env]", Key: "config.env", RuleID: "github-pat", Fingerprint: Redact(githubPAT)}},
+		},
+		"probes, lifecycle hooks and HTTP headers": {
+			obj: deployment(map[string]interface{}{"containers": list(container("app", map[string]interface{}{
+				"livenessProbe": map[string]interface{}{"exec": map[string]interface{}{"command": list("sh", "-c", "check --token "+githubPAT)}},
+				"readinessProbe": map[string]interface{}{"httpGet": map[string]interface{}{"path": "/ready", "port": int64(8080),
+					"httpHeaders": list(map[string]interface{}{"name": "Authorization", "value": "token " + githubPAT})}},
+				"lifecycle": map[string]interface{}{"postStart": map[string]interface{}{"exec": map[string]interface{}{"command": list("notify", "--slack", slackToken)}}},
+			}))}),
+			want: []Finding{
+				{Location: depLocation + "[app].lifecycle.postStart.exec.command[2]", Container: "app", RuleID: "slack-bot-token", Fingerprint: Redact(slackToken)},
+				{Location: depLocation + "[app].livenessProbe.exec.command[2]", Container: "app", RuleID: "github-pat", Fingerprint: Redact(githubPAT)},
+				{Location: depLocation + "[app].readinessProbe.httpGet.httpHeaders[Authorization].value", Container: "app", Key: "Authorization", RuleID: "github-pat", Fingerprint: Redact(githubPAT)},
+			},
+		},
+		"ephemeral containers, volumes and the pod template's annotations": {
+			obj: map[string]interface{}{"apiVersion": "apps/v1", "kind": "Deployment", "spec": map[string]interface{}{"template": map[string]interface{}{
+				"metadata": map[string]interface{}{"annotations": map[string]interface{}{"example.com/deploy-token": githubPAT}},
+				"spec": map[string]interface{}{
+					"ephemeralContainers": list(container("debug", map[string]interface{}{"env": list(envVar("AWS_ACCESS_KEY_ID", awsKeyID))})),
+					"volumes": list(map[string]interface{}{"name": "repo", "gitRepo": map[string]interface{}{"repository": "https://x:" + githubPAT + "@github.com/acme/shop"}}),
+				},
+			}}},
+			want: []Finding{
+				{Location: depLocation[:len(depLocation)-len("spec.containers")] + "metadata.annotations[example.com/deploy-token]", Key: "example.com/deploy-token", RuleID: "github-pat", Fingerprint: Redact(githubPAT)},
+				{Location: "spec.template.spec.ephemeralContainers[debug].env[AWS_ACCESS_KEY_ID]", Container: "debug", Key: "AWS_ACCESS_KEY_ID", RuleID: "aws-access-token", Fingerprint: Redact(awsKeyID)},
+				{Location: "spec.template.spec.volumes[repo].gitRepo.repository", RuleID: "github-pat", Fingerprint: Redact(githubPAT)},
+			},
 		},
 	}
 	for name, tc := range cases {
@@ -389,8 +418,32 @@ func FuzzMayHoldEncoded(f *testing.F) {
 	})
 }
 
-// Scanning values without a possible encoded segment without decoding finds what one
-// scan of all values with decoding finds.
+// eachValueAlone is the reference Scan is held to: each value of obj scanned on its
+// own, and with its name in front, by gitleaks with all its default rules and
+// decoding, as gitleaks would scan a file holding just that.
+func eachValueAlone(t *testing.T, obj map[string]interface{}) []Finding {
+	t.Helper()
+	targets, _ := targetsOf(obj)
+	var out []Finding
+	for _, tg := range targets {
+		text := tg.value + "\n"
+		if tg.name != "" {
+			text += tg.name + tg.sep + tg.value + "\n"
+		}
+		for _, m := range detector.DetectString(text) {
+			secret := m.Secret
+			if secret == "" {
+				secret = tg.value
+			}
+			out = append(out, Finding{Location: tg.location, Container: tg.container, Key: tg.key, RuleID: m.RuleID, Description: m.Description, Fingerprint: Redact(secret)})
+		}
+	}
+	return unique(out)
+}
+
+// Scanning each value with only the rules its keywords call for, and without decoding
+// when it holds no encoded segment, finds what gitleaks finds in each value alone with
+// all rules and decoding.
 func TestSplitScanMatchesDecodingScan(t *testing.T) {
 	if err := Load(); err != nil {
 		t.Fatal(err)
@@ -405,8 +458,7 @@ func TestSplitScanMatchesDecodingScan(t *testing.T) {
 		container("app", map[string]interface{}{"env": env, "args": list("--token", githubPAT, "--password", dbPassword, "-c", "/etc/envoy/envoy.yaml")}),
 		container("sidecar", map[string]interface{}{"command": list("sh", "-c", "curl -H 'Authorization: token "+githubPAT+"' https://api.github.com")}),
 	)})
-	targets := podSpecTargets("Deployment", workload.PodSpec(obj))
-	want := unique(scanTargets(targets, always(detector)))
+	want := eachValueAlone(t, obj)
 	if len(want) < len(allSecrets) {
 		t.Fatalf("the decoding scan found only %d credentials:\n%s", len(want), dump(want))
 	}
