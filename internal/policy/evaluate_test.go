@@ -344,7 +344,7 @@ func TestEvaluate(t *testing.T) {
 			policies: []v1alpha1.TracePolicySpec{signingPolicy(v1alpha1.ModeEnforce, true)},
 			in:       create(pipeline, deployment("nginx:1.28", signedA)),
 			denied:   []string{"InvalidProvenance " + fSignature + " (p0)"},
-			msgs:     []string{"does not cover this object's images"},
+			msgs:     []string{"signed content digest is"},
 		},
 		"a signature replayed from another object": {
 			policies: []v1alpha1.TracePolicySpec{signingPolicy(v1alpha1.ModeEnforce, true)},
