@@ -75,13 +75,16 @@ func (o *keygenOptions) run() error {
 Wrote the public key to %[2]s.
 Key id: %[3]s
 
-Sign in the pipeline:
-  kustomize build . | kubectl trail stamp --key %[1]s | kubectl apply -f -
+Sign in the pipeline (for this cluster, over what the apiserver will admit):
+  kustomize build . | kubectl trail stamp --key %[1]s --audience CLUSTER --server-dry-run \
+    | kubectl apply --server-side -f -
 
 Trust the key in a TracePolicy:
   spec:
     signing:
       required: true
+      audience: CLUSTER
+      maxValidity: 72h
       publicKeys:
       - name: %[4]s
         pem: |
