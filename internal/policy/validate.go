@@ -217,6 +217,10 @@ func validateSigning(spec *v1alpha1.TracePolicySpec, p *field.Path) field.ErrorL
 			errs = append(errs, validateSecretRef(*k.SecretRef, kp.Child("secretRef"))...)
 		}
 	}
+	if s.MaxValidity != nil && s.MaxValidity.Duration <= 0 {
+		errs = append(errs, field.Invalid(p.Child("maxValidity"), s.MaxValidity.Duration.String(),
+			"must be more than 0, e.g. 24h; leave it out to allow any lifetime"))
+	}
 	if s.Required && len(s.PublicKeys) == 0 {
 		errs = append(errs, field.Required(p.Child("publicKeys"), "required signatures need at least one trusted key to verify them with"))
 	}
@@ -272,7 +276,7 @@ func validateWindow(w *v1alpha1.ChangeWindow, p *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(wp.Child("start"), wk.Start, "must be HH:MM, e.g. 16:00"))
 		}
 		if wk.Duration.Duration <= 0 || wk.Duration.Duration > 7*24*time.Hour {
-			errs = append(errs, field.Invalid(wp.Child("duration"), wk.Duration.String(), "must be more than 0 and at most 168h (a week)"))
+			errs = append(errs, field.Invalid(wp.Child("duration"), wk.Duration.Duration.String(), "must be more than 0 and at most 168h (a week)"))
 		}
 		if wk.TimeZone != "" {
 			if _, err := time.LoadLocation(wk.TimeZone); err != nil {

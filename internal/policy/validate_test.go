@@ -113,6 +113,9 @@ func TestValidate(t *testing.T) {
 			v1alpha1.PublicKey{Name: "a", SecretRef: &v1alpha1.SecretKeyReference{Name: "Keys", Key: "pub/key"}},
 		)), want: []string{"spec.signing.publicKeys[0].secretRef.namespace: Required value", `spec.signing.publicKeys[0].secretRef.name: Invalid value: "Keys"`,
 			`spec.signing.publicKeys[0].secretRef.key: Invalid value: "pub/key"`}},
+		"a signature lifetime that is not one": {spec: audit(func(s *v1alpha1.TracePolicySpec) {
+			s.Signing = &v1alpha1.Signing{PublicKeys: []v1alpha1.PublicKey{{Name: "ci", PEM: key.pub}}, MaxValidity: &metav1.Duration{Duration: -time.Hour}}
+		}), want: []string{`spec.signing.maxValidity: Invalid value: "-1h0m0s": must be more than 0`}},
 		"required signatures without keys": {spec: audit(func(s *v1alpha1.TracePolicySpec) { s.Signing = &v1alpha1.Signing{Required: true} }),
 			want: []string{"spec.signing.publicKeys: Required value: required signatures need at least one trusted key"}},
 		"subjects": {spec: audit(func(s *v1alpha1.TracePolicySpec) {
@@ -132,7 +135,7 @@ func TestValidate(t *testing.T) {
 		}), want: []string{`spec.changeWindows[0].weekly.timeZone: Invalid value: "Mars/Olympus"`, "spec.changeWindows[1].end: Required value",
 			"spec.changeWindows[2].end: Invalid value: ", "spec.changeWindows[3].name: Required value",
 			`spec.changeWindows[3].weekly.days[0]: Unsupported value: "Freeday"`, `spec.changeWindows[3].weekly.start: Invalid value: "4pm"`,
-			"spec.changeWindows[3].weekly.duration: Invalid value: ", "spec.changeWindows[4]: Required value: set start and end"}},
+			`spec.changeWindows[3].weekly.duration: Invalid value: "0s": must be more than 0`, "spec.changeWindows[4]: Required value: set start and end"}},
 		"actions": {spec: audit(func(s *v1alpha1.TracePolicySpec) {
 			s.SecretLiterals = "Block"
 			s.RBACEscalation = &v1alpha1.RBACEscalationRule{Action: "deny", MinApprovers: -1}
