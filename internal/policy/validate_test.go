@@ -214,3 +214,33 @@ func FuzzIgnorePathProblem(f *testing.F) {
 		}
 	})
 }
+
+// Whatever a stored policy holds (the CRD's schema aside), Validate and Compile never
+// panic, and no ignore pointer Compile keeps is one the digest refuses.
+func FuzzValidate(f *testing.F) {
+	for _, s := range []string{
+		`{"mode":"Audit","ignore":[{"paths":["spec/replicas","/spec","/spec/replicas"]}]}`,
+		`{"mode":"Enforce","namespaceSelector":{"matchExpressions":[{"key":"env","operator":"Equals"}]}}`,
+		`{"mode":"Enforce","signing":{"required":true,"publicKeys":[{"name":"a","pem":"x"},{"name":"a","secretRef":{"namespace":"","name":"N","key":"/"}}]}}`,
+		`{"mode":"x","resources":[{"group":"apps","kinds":["*","Nope"]}],"changeWindows":[{"name":"w","weekly":{"days":["Funday"],"start":"25:00","duration":"-1h"}}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var spec v1alpha1.TracePolicySpec
+		if err := yaml.Unmarshal(raw, &spec); err != nil {
+			return
+		}
+		_ = policy.Validate(&spec, field.NewPath("spec"))
+		c := policy.Compile(&v1alpha1.TracePolicy{Spec: spec}, nil)
+		for _, r := range c.Spec.Ignore {
+			for _, k := range append(r.Kinds, "Deployment") {
+				for _, p := range policy.IgnorePaths([]*policy.Compiled{c}, k) {
+					if _, err := digest.ParsePointer(p); err != nil {
+						t.Fatalf("Compile kept ignore pointer %q: %v", p, err)
+					}
+				}
+			}
+		}
+	})
+}
