@@ -239,8 +239,9 @@ func evaluateRBAC(p *Compiled, in Input, ann map[string]string, verified bool, r
 		return
 	}
 	var missing []string
-	if n := len(provenance.SplitApprovers(ann[provenance.ApproverKey])); n < int(rule.MinApprovers) {
-		missing = append(missing, fmt.Sprintf("%d distinct approvers in kubetrail.io/approver (it has %d)", rule.MinApprovers, n))
+	// No allowed-approvers list in the API yet: every distinct (normalised) name counts.
+	if ap := CountApprovers(ann[provenance.ApproverKey], nil); len(ap.Counted) < int(rule.MinApprovers) {
+		missing = append(missing, approversMissing(rule.MinApprovers, ap))
 	}
 	if rule.RequireSignature && !verified {
 		missing = append(missing, "a signature by a trusted key (kubectl trail stamp --key)")

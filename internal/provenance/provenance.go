@@ -72,20 +72,6 @@ func (p Provenance) IsEmpty() bool {
 		p.Signature == ""
 }
 
-// SplitApprovers splits a comma-separated approver list, trimming blanks and duplicates.
-func SplitApprovers(s string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, a := range strings.Split(s, ",") {
-		a = strings.TrimSpace(a)
-		if a != "" && !seen[a] {
-			seen[a] = true
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 // SignedValues returns the values of the signed keys present in ann, as a signature binds them.
 func SignedValues(ann map[string]string) map[string]string {
 	out := map[string]string{}
