@@ -182,7 +182,7 @@ func TestScan(t *testing.T) {
 				"metadata": map[string]interface{}{"annotations": map[string]interface{}{"example.com/deploy-token": githubPAT}},
 				"spec": map[string]interface{}{
 					"ephemeralContainers": list(container("debug", map[string]interface{}{"env": list(envVar("AWS_ACCESS_KEY_ID", awsKeyID))})),
-					"volumes": list(map[string]interface{}{"name": "repo", "gitRepo": map[string]interface{}{"repository": "https://x:" + githubPAT + "@github.com/acme/shop"}}),
+					"volumes":             list(map[string]interface{}{"name": "repo", "gitRepo": map[string]interface{}{"repository": "https://x:" + githubPAT + "@github.com/acme/shop"}}),
 				},
 			}}},
 			want: []Finding{
