@@ -192,6 +192,13 @@ func run(ctx context.Context, o options) error {
 	}
 
 	if o.enableWebhooks {
+		if !o.enableControllers {
+			// Trusted keys in Secrets are read again when their Secret changes; with the
+			// reconcilers, TracePolicyReconciler sets this up.
+			if err := controllers.WatchKeySecrets(mgr, policies); err != nil {
+				return fmt.Errorf("watching the Secrets of trusted keys: %w", err)
+			}
+		}
 		handlers := webhooks.Handlers{
 			Stamper:     &webhooks.Stamper{Policies: policies},
 			Enforcer:    &webhooks.Enforcer{Policies: policies},
