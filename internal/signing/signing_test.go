@@ -119,7 +119,7 @@ func TestVerify(t *testing.T) {
 			encoded: editPayload(t, signed, func(st map[string]any) {
 				st["subject"].([]any)[0].(map[string]any)["digest"] = map[string]any{"sha256": strings.Repeat("f", 64)}
 			}),
-			want: with(testStatement(), func(s *Statement) { s.Digest = "sha256:" + strings.Repeat("f", 64) }),
+			want:    with(testStatement(), func(s *Statement) { s.Digest = "sha256:" + strings.Repeat("f", 64) }),
 			trusted: []ed25519.PublicKey{pub}, now: testNow,
 			wantErr: ErrUntrustedKey,
 		},
@@ -566,4 +566,3 @@ func TestStatementOf(t *testing.T) {
 		t.Errorf("digest of content that is not JSON = %q, want empty", bad.Digest)
 	}
 }
-

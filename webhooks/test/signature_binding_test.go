@@ -142,7 +142,7 @@ var _ = Describe("Signatures bind content", func() {
 		Expect(d.Annotations).To(HaveKeyWithValue(provenance.VerifiedKey, "true"))
 		sig, err := signedStatement(d.Annotations[provenance.SignatureKey])
 		Expect(err).NotTo(HaveOccurred())
-		Expect(sig).To(ContainSubstring(`"sha256":"` + d.Annotations[provenance.DigestKey][len("sha256:"):] + `"`),
+		Expect(sig).To(ContainSubstring(`"sha256":"`+d.Annotations[provenance.DigestKey][len("sha256:"):]+`"`),
 			"the signed subject digest is the digest the webhook stamped")
 	})
 
