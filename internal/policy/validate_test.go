@@ -76,7 +76,7 @@ func TestValidate(t *testing.T) {
 		})},
 		"a pointer without its leading slash": {spec: audit(ignore("/spec/paused", "spec/replicas")),
 			want: []string{`spec.ignore[0].paths[1]: Invalid value: "spec/replicas": a JSON pointer starts with "/": write "/spec/replicas"`}},
-		"a bad ~ escape": {spec: audit(ignore("/metadata/annotations/a~2b")), want: []string{`spec.ignore[0].paths[0]: Invalid value: "/metadata/annotations/a~2b": "~" must be written "~0"`}},
+		"a bad ~ escape":    {spec: audit(ignore("/metadata/annotations/a~2b")), want: []string{`spec.ignore[0].paths[0]: Invalid value: "/metadata/annotations/a~2b": "~" must be written "~0"`}},
 		"the empty pointer": {spec: audit(ignore("")), want: []string{"spec.ignore[0].paths[0]: Invalid value: \"\": an empty pointer would ignore the whole object"}},
 		"all of /spec":      {spec: audit(ignore("/spec")), want: []string{`spec.ignore[0].paths[0]: Invalid value: "/spec": ignores the whole top-level field "spec"`}},
 		"all of /data":      {spec: audit(ignore("/data")), want: []string{`spec.ignore[0].paths[0]: Invalid value: "/data": ignores the whole top-level field "data"`}},
