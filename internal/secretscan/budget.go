@@ -25,8 +25,8 @@ type Budget struct {
 // a pod template's annotations at most 256 KiB), so for them the budget is time
 // alone. Time: 2 s, well below the webhooks' 5 s timeoutSeconds, leaving the rest of
 // the request its share. Ordinary objects scan in well under a millisecond; what
-// takes seconds is text made to trip gitleaks' slowest rules, up to about 10 µs per
-// byte (docs/benchmarks.md, "Secret scanning of large objects").
+// takes seconds is text made to trip gitleaks' slowest rules, each up to about 10 µs
+// per byte (docs/benchmarks.md, "Secret scanning of large objects").
 var DefaultBudget = Budget{MaxBytes: 4 << 20, MaxValues: 100_000, MaxDuration: 2 * time.Second}
 
 // ReconcileBudget is the reconciler's: the same bounds with more time, since no

@@ -176,7 +176,7 @@ func largeConfigMap() map[string]interface{} {
 }
 
 // slowConfigMap is made for gitleaks' slowest rules: every key has their keywords,
-// so every value needs them (about 10 µs per byte).
+// so every value needs them (each up to about 10 µs per byte).
 func slowConfigMap() map[string]interface{} {
 	obj := largeConfigMap()
 	data := obj["data"].(map[string]interface{})

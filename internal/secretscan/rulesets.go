@@ -32,6 +32,8 @@ type ruleSets struct {
 	keywords []string            // by trie pattern number
 	rulesOf  map[string][]string // keyword -> IDs of the rules that have it
 	always   []string            // IDs of the rules without keywords
+	// alwaysKey names the set always.
+	alwaysKey string
 
 	mu        sync.Mutex
 	detectors map[string]*detect.Detector
@@ -60,6 +62,7 @@ func newRuleSets(cfg config.Config) *ruleSets {
 			}
 		}
 	}
+	s.alwaysKey = strings.Join(s.always, "\x00")
 	return s
 }
 
@@ -81,13 +84,20 @@ func (s *ruleSets) detectorFor(text string) *detect.Detector {
 
 // rulesFor returns the IDs of the rules gitleaks would run on any of texts (the rules
 // without keywords, and those with a keyword in one of them), and a key naming that
-// set.
+// set. Most values hold no keyword: they get the shared set of rules without keywords,
+// with nothing allocated.
 func (s *ruleSets) rulesFor(texts ...string) (string, []string) {
-	// As gitleaks: the keywords found in the lowercased text.
-	found := make([]bool, len(s.keywords))
-	ids := append([]string(nil), s.always...)
+	var found map[int64]bool
+	var ids []string
+	var buf []byte
 	for _, text := range texts {
-		s.trie.Walk([]byte(strings.ToLower(text)), func(_, _, pattern int64) bool {
+		// As gitleaks: the keywords found in the lowercased text.
+		buf = lowerInto(buf[:0], text)
+		s.trie.Walk(buf, func(_, _, pattern int64) bool {
+			if found == nil {
+				found = map[int64]bool{}
+				ids = append(ids, s.always...)
+			}
 			if !found[pattern] {
 				found[pattern] = true
 				ids = append(ids, s.rulesOf[s.keywords[pattern]]...)
@@ -95,9 +105,29 @@ func (s *ruleSets) rulesFor(texts ...string) (string, []string) {
 			return true
 		})
 	}
+	if found == nil {
+		return s.alwaysKey, s.always
+	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	return strings.Join(ids, "\x00"), ids
+}
+
+// lowerInto appends strings.ToLower(s) to buf, without allocating for ASCII text.
+func lowerInto(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return append(buf, strings.ToLower(s)...)
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf = append(buf, c)
+	}
+	return buf
 }
 
 // prepare finds the rules p needs and whether it needs gitleaks' decoding passes. A

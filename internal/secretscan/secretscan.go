@@ -203,11 +203,17 @@ func (s *scan) result() Result {
 // (M6). Here a rule runs on the chunks whose text has its keyword, as gitleaks would
 // run it on each value alone.
 func (s *scan) run() {
-	var pieces []piece
-	admitted := 0 // targets within the budget
+	pieces := make([]piece, 0, len(s.targets))
 	budgetBytes := 0
+	whole := []span{{}}
 	for i, t := range s.targets {
-		for j, c := range chunks(t.value, ChunkSize, ChunkOverlap) {
+		spans := whole
+		if len(t.value) > ChunkSize {
+			spans = chunks(t.value, ChunkSize, ChunkOverlap)
+		} else {
+			whole[0] = span{0, len(t.value)}
+		}
+		for j, c := range spans {
 			p := piece{target: i, text: t.value[c.start:c.end],
 				cutStart: c.start > 0 && !isBreak(t.value[c.start-1]),
 				cutEnd:   c.end < len(t.value) && !isBreak(t.value[c.end-1])}
@@ -226,7 +232,6 @@ func (s *scan) run() {
 			default:
 				budgetBytes += p.size()
 				pieces = append(pieces, p)
-				admitted = i + 1
 			}
 		}
 	}
@@ -235,11 +240,7 @@ func (s *scan) run() {
 	if s.incomplete != nil {
 		cut := s.incomplete.Location
 		pieces = slices.DeleteFunc(pieces, func(p piece) bool { return s.targets[p.target].location == cut })
-		if admitted > 0 && s.targets[admitted-1].location == cut {
-			admitted--
-		}
 	}
-	_ = admitted
 
 	// The rules each piece needs.
 	for i := range pieces {
