@@ -37,13 +37,14 @@ type ruleSets struct {
 
 	mu        sync.Mutex
 	detectors map[string]*detect.Detector
+	prepared  map[string]preparedRules
 }
 
 // maxRuleSets bounds the detectors kept; the cache starts over when full.
 const maxRuleSets = 256
 
 func newRuleSets(cfg config.Config) *ruleSets {
-	s := &ruleSets{cfg: cfg, rulesOf: map[string][]string{}, detectors: map[string]*detect.Detector{}}
+	s := &ruleSets{cfg: cfg, rulesOf: map[string][]string{}, detectors: map[string]*detect.Detector{}, prepared: map[string]preparedRules{}}
 	for k := range cfg.Keywords {
 		s.keywords = append(s.keywords, k)
 	}
@@ -135,7 +136,46 @@ func lowerInto(buf []byte, s string) []byte {
 // with encoded segments are those of its text at every decoding depth; gitleaks runs
 // a rule at a depth only when its keyword shows there, so these are the same rules or
 // more.
+//
+// What short pieces need is remembered (at most maxPrepared of them): pod templates
+// repeat the same images, paths and defaults (terminationMessagePath,
+// imagePullPolicy) in every request, and looking for encoded segments in them was
+// most of the cost of scanning one.
 func (s *ruleSets) prepare(p *piece) {
+	if p.size() > maxPreparedSize {
+		s.prepareUncached(p)
+		return
+	}
+	key := p.text + "\x00" + p.context
+	s.mu.Lock()
+	r, ok := s.prepared[key]
+	s.mu.Unlock()
+	if ok {
+		p.rules, p.ids, p.decode = r.rules, r.ids, r.decode
+		return
+	}
+	s.prepareUncached(p)
+	s.mu.Lock()
+	if len(s.prepared) >= maxPrepared {
+		s.prepared = map[string]preparedRules{}
+	}
+	s.prepared[key] = preparedRules{rules: p.rules, ids: p.ids, decode: p.decode}
+	s.mu.Unlock()
+}
+
+// preparedRules is what prepare found for a piece.
+type preparedRules struct {
+	rules  string
+	ids    []string
+	decode bool
+}
+
+const (
+	maxPrepared     = 4096
+	maxPreparedSize = 512
+)
+
+func (s *ruleSets) prepareUncached(p *piece) {
 	if !mayHoldEncoded(p.text) && !mayHoldEncoded(p.context) {
 		p.rules, p.ids = s.rulesFor(p.text, p.context)
 		return
