@@ -177,6 +177,17 @@ func TestScan(t *testing.T) {
 				{Location: depLocation + "[app].readinessProbe.httpGet.httpHeaders[Authorization].value", Container: "app", Key: "Authorization", RuleID: "github-pat", Fingerprint: Redact(githubPAT)},
 			},
 		},
+		"Helm's checksum annotations are digests, not keys": {
+			obj: map[string]interface{}{"apiVersion": "apps/v1", "kind": "Deployment", "spec": map[string]interface{}{"template": map[string]interface{}{
+				"metadata": map[string]interface{}{"annotations": map[string]interface{}{
+					"checksum/secret": "3f9a5b7c1d2e4f60718293a4b5c6d7e8f90123456789abcdef0123456789abcd",
+					"checksum/config": "9b8a7c6d5e4f30211203948576afbecd0123456789abcdef0123456789abcdef",
+				}},
+				"spec": map[string]interface{}{"containers": list(container("app", map[string]interface{}{
+					"image": "nginx@sha256:3f9a5b7c1d2e4f60718293a4b5c6d7e8f90123456789abcdef0123456789abcd",
+				}))},
+			}}},
+		},
 		"ephemeral containers, volumes and the pod template's annotations": {
 			obj: map[string]interface{}{"apiVersion": "apps/v1", "kind": "Deployment", "spec": map[string]interface{}{"template": map[string]interface{}{
 				"metadata": map[string]interface{}{"annotations": map[string]interface{}{"example.com/deploy-token": githubPAT}},

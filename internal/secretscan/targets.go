@@ -40,7 +40,8 @@ func targetsOf(obj map[string]interface{}) ([]target, bool) {
 // podTemplateTargets lists every string of the pod template: the pod spec (all
 // containers, init and ephemeral ones included, with their env, command, args,
 // probes, lifecycle hooks, and the volumes and everything else) and the template's
-// labels and annotations (a Pod's own).
+// labels and annotations (a Pod's own), these without their key in front (see
+// userKeyed).
 func podTemplateTargets(kind string, obj map[string]interface{}) []target {
 	specPath := workload.PodSpecPath(kind)
 	var out []target
@@ -54,7 +55,7 @@ func podTemplateTargets(kind string, obj map[string]interface{}) []target {
 					continue // kubetrail's own base64 envelope, checked by signing
 				}
 				if v, ok := m[k].(string); ok && v != "" {
-					emit(target{location: base + "." + f + "[" + k + "]", key: k, value: v, name: k, sep: ": "})
+					emit(target{location: base + "." + f + "[" + k + "]", key: k, value: v})
 				}
 			}
 		}
@@ -70,7 +71,9 @@ func podTemplateTargets(kind string, obj map[string]interface{}) []target {
 type walker struct{ emit func(target) }
 
 // userKeyed are the pod spec maps whose keys are chosen by the user: their entries
-// are located as [key] and scanned with the key in front.
+// are located as [key]. Unlike env vars and ConfigMap keys they are scanned without the
+// key in front: Helm's `checksum/secret: <sha256>` pod annotation is on countless
+// Deployments, and gitleaks' generic rule takes the digest next to "secret" for a key.
 var userKeyed = map[string]bool{"labels": true, "annotations": true, "nodeSelector": true, "volumeAttributes": true}
 
 func (w walker) walkMap(path, container string, m map[string]interface{}) {
@@ -93,7 +96,7 @@ func (w walker) walkField(path, container, field string, v interface{}) {
 		if userKeyed[field] {
 			for _, k := range sortedKeys(x) {
 				if s, ok := x[k].(string); ok && s != "" {
-					w.emit(target{location: p + "[" + k + "]", container: container, key: k, value: s, name: k, sep: ": "})
+					w.emit(target{location: p + "[" + k + "]", container: container, key: k, value: s})
 				} else {
 					w.walkField(p, container, k, x[k])
 				}
