@@ -67,14 +67,44 @@ type Revision struct {
 	// changedPaths are the JSON pointers whose content differs from the revision before.
 	// +optional
 	ChangedPaths []string `json:"changedPaths,omitempty"`
-	// traced is false for a revision that reached the cluster without passing kubetrail's
-	// admission (webhook down, object older than kubetrail).
+	// traced is false for a revision that is credited to no provenance: it reached the
+	// cluster without passing kubetrail's admission (webhook down, object older than
+	// kubetrail), or it changed tracked content without new provenance (untracedReason
+	// says which). An untraced revision's provenance fields are empty: nothing credits
+	// it to the commit or the approvers of the revision it was made on top of.
 	// +optional
 	Traced bool `json:"traced,omitempty"`
+	// untracedReason says why an untraced revision is untraced: NotAdmitted (it did not
+	// pass kubetrail's admission) or ProvenanceNotRenewed (admitted, but with the commit
+	// and pipeline run of the traced revision before it, e.g. a `kubectl set image` that
+	// kept the pipeline's annotations). Empty for traced revisions.
+	// +optional
+	UntracedReason UntracedReason `json:"untracedReason,omitempty"`
+	// managers are the field managers that made an untraced revision's changes, from the
+	// object's managedFields; its submitter, when it was admitted, is admission.admittedBy.
+	// +optional
+	// +listType=atomic
+	Managers []string `json:"managers,omitempty"`
+	// onTopOf is the commit of the traced revision an untraced revision changed, when it
+	// had one (so `kubectl trail why` can say "on top of commit X" without crediting it).
+	// +optional
+	OnTopOf string `json:"onTopOf,omitempty"`
 	// observedAt is when the reconciler recorded the revision.
 	// +optional
 	ObservedAt metav1.Time `json:"observedAt,omitempty"`
 }
+
+// UntracedReason says why a revision is credited to no provenance.
+// +kubebuilder:validation:Enum=NotAdmitted;ProvenanceNotRenewed
+type UntracedReason string
+
+const (
+	// UntracedNotAdmitted: the revision did not pass kubetrail's admission.
+	UntracedNotAdmitted UntracedReason = "NotAdmitted"
+	// UntracedProvenanceNotRenewed: the revision passed admission and changed tracked
+	// content, but its commit and pipeline run are those of the traced revision before.
+	UntracedProvenanceNotRenewed UntracedReason = "ProvenanceNotRenewed"
+)
 
 // FindingType is the kind of a finding.
 // +kubebuilder:validation:Enum=RBACEscalation;SecretExposure;Drift;UntracedChange;ManualOverride;ChangeWindowViolation;InvalidProvenance

@@ -271,6 +271,11 @@ func (in *Revision) DeepCopyInto(out *Revision) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.Managers != nil {
+		in, out := &in.Managers, &out.Managers
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	in.ObservedAt.DeepCopyInto(&out.ObservedAt)
 }
 
