@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubetrail/kubetrail/api/v1alpha1"
+	"github.com/kubetrail/kubetrail/internal/revision"
 )
 
 // maxMessage bounds condition messages (the CRD allows 32768).
@@ -34,6 +35,9 @@ type traceState struct {
 	commit string
 	// deleted is true when the target is gone.
 	deleted bool
+	// untraced is the admitted revision credited to no provenance, when the current
+	// one is (facts are then the traced revision's it changed).
+	untraced *v1alpha1.Revision
 }
 
 // setDriftedCondition sets the Drifted condition (abnormal-true) from s.
@@ -44,6 +48,13 @@ func setDriftedCondition(conds *[]metav1.Condition, generation int64, s traceSta
 		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, v1alpha1.ReasonTargetDeleted, "The target was deleted; the record is kept as a tombstone"
 	case !s.contentKnown:
 		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, v1alpha1.ReasonNotYetObserved, "The target is watched by metadata only; its content is never read, so drift is not observed"
+	case len(s.drifted) > 0 && s.untraced != nil:
+		c.Status, c.Reason = metav1.ConditionTrue, v1alpha1.ReasonFieldsChanged
+		c.Message = "Fields changed without new provenance since the last traced revision"
+		if s.untraced.OnTopOf != "" {
+			c.Message += " (commit " + s.untraced.OnTopOf + ")"
+		}
+		c.Message += ": " + strings.Join(s.drifted, ", ")
 	case len(s.drifted) > 0:
 		c.Status, c.Reason = metav1.ConditionTrue, v1alpha1.ReasonFieldsChanged
 		c.Message = "Fields changed outside kubetrail's admission since the last traced revision: " + strings.Join(s.drifted, ", ")
@@ -70,6 +81,9 @@ func setTracedCondition(conds *[]metav1.Condition, generation int64, s traceStat
 			return
 		}
 		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, v1alpha1.ReasonTargetDeleted, "The target was deleted"
+	case s.untraced != nil:
+		c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.ReasonUntracedChange
+		c.Message = revision.ConditionMessage(*s.untraced)
 	case len(s.drifted) > 0:
 		c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.ReasonUntracedChange
 		c.Message = "Changed outside kubetrail's admission since the last traced revision"

@@ -56,6 +56,13 @@ func TestSetConditions(t *testing.T) {
 			driftStatus: "Unknown", driftReason: v1alpha1.ReasonNotYetObserved,
 			tracedStatus: "True", tracedReason: v1alpha1.ReasonAdmitted,
 		},
+		"admitted without new provenance (a hotfix that kept the pipeline's commit)": {
+			state: traceState{admitted: true, contentKnown: true, tracedBefore: true, drifted: []string{"/spec/template/spec/containers/app/image"}, facts: facts,
+				untraced: &v1alpha1.Revision{UntracedReason: v1alpha1.UntracedProvenanceNotRenewed, OnTopOf: "abc",
+					Admission: v1alpha1.AdmissionFacts{AdmittedBy: "sre1"}, Managers: []string{"kubectl-set"}}},
+			driftStatus: "True", driftReason: v1alpha1.ReasonFieldsChanged,
+			tracedStatus: "False", tracedReason: v1alpha1.ReasonUntracedChange, messageHas: "sre1 via kubectl-set, on top of commit abc",
+		},
 		"deleted": {
 			state:       traceState{deleted: true},
 			driftStatus: "Unknown", driftReason: v1alpha1.ReasonTargetDeleted,

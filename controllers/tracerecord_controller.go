@@ -27,6 +27,7 @@ import (
 	"github.com/kubetrail/kubetrail/internal/findings"
 	"github.com/kubetrail/kubetrail/internal/policy"
 	"github.com/kubetrail/kubetrail/internal/provenance"
+	"github.com/kubetrail/kubetrail/internal/revision"
 	"github.com/kubetrail/kubetrail/internal/secretscan"
 	"github.com/kubetrail/kubetrail/internal/tracked"
 	"github.com/kubetrail/kubetrail/internal/workload"
@@ -114,6 +115,10 @@ type recordState struct {
 	// liveProv is the provenance the live annotations claim; prov that of the admitted
 	// revision.
 	liveProv v1alpha1.Provenance
+	// untraced is set when the admitted revision changed tracked content without new
+	// provenance (revision.Classify): it is recorded as untraced, never credited to
+	// the commit it kept.
+	untraced *untracedRevision
 
 	policies []*policy.Compiled
 	ignore   []string
@@ -207,9 +212,11 @@ func (r *TraceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 		r.reconcilePolicies,
 		r.reconcileHistory,
 		r.reconcileRevisionProvenance,
+		r.reconcileUntracedSpec,
 		r.reconcileRecordEdits,
 		r.reconcileDrift,
 		r.reconcileProvenanceFindings,
+		r.reconcilePolicyAudit,
 		r.reconcileSecrets,
 		r.reconcileRBAC,
 		r.reconcileStatus,
@@ -362,6 +369,7 @@ func (r *TraceReconciler) afterWrite(ctx context.Context, s *recordState) {
 	switch {
 	case s.isDrifted():
 		state = stateDrifted
+	case s.untraced != nil:
 	case s.admitted && hasProvenance(s.prov):
 		state = stateTraced
 	}
@@ -457,6 +465,10 @@ func (r *TraceReconciler) reconcileHistory(ctx context.Context, s *recordState) 
 	if !s.admitted {
 		return ctrl.Result{}, nil
 	}
+	if s.untraced = r.classifyRevision(s); s.untraced != nil {
+		// Recorded by reconcileDrift, against the traced revision it changed.
+		return ctrl.Result{}, nil
+	}
 	rev := v1alpha1.Revision{
 		Provenance: s.prov,
 		Admission:  s.facts,
@@ -495,6 +507,9 @@ func (r *TraceReconciler) reconcileHistory(ctx context.Context, s *recordState) 
 // an object with no admission record at all makes an UntracedChange finding and an
 // untraced revision per distinct live content.
 func (r *TraceReconciler) reconcileDrift(ctx context.Context, s *recordState) (ctrl.Result, error) {
+	if s.untraced != nil {
+		return r.recordUntracedRevision(ctx, s)
+	}
 	st := &s.rec.Status
 	if s.contentKnown {
 		switch {
@@ -521,12 +536,9 @@ func (r *TraceReconciler) reconcileDrift(ctx context.Context, s *recordState) (c
 		}
 		untracedDigest = d
 	}
-	rev := v1alpha1.Revision{
-		Admission:  v1alpha1.AdmissionFacts{Digest: untracedDigest},
-		Images:     s.rec.Spec.Images,
-		Traced:     false,
-		ObservedAt: s.now,
-	}
+	rev := revision.Untraced(v1alpha1.UntracedNotAdmitted, v1alpha1.AdmissionFacts{Digest: untracedDigest},
+		revision.NewestTraced(st.History, v1alpha1.AdmissionFacts{}), nil, s.rec.Spec.Images, nil)
+	rev.ObservedAt = s.now
 	switch {
 	case len(s.drifted) > 0:
 		rev.ChangedPaths = s.drifted
@@ -804,6 +816,11 @@ func (r *TraceReconciler) reconcileStatus(_ context.Context, s *recordState) (ct
 		facts:         s.facts,
 		commit:        s.prov.Commit,
 	}
+	if s.untraced != nil {
+		// The drift is against the traced revision the untraced one changed.
+		ts.facts = s.untraced.base.Admission
+		ts.untraced = &s.untraced.rev
+	}
 	setDriftedCondition(&st.Conditions, s.rec.Generation, ts)
 	setTracedCondition(&st.Conditions, s.rec.Generation, ts)
 	for _, f := range added {
@@ -872,6 +889,9 @@ func (r *TraceReconciler) reconcileDeleted(ctx context.Context, rec *v1alpha1.Tr
 // origin is the change that introduced what the reconcile finds now: the current
 // revision when the live object is what was admitted, else an untraced change.
 func (s *recordState) origin() v1alpha1.ChangeOrigin {
+	if s.untraced != nil {
+		return revision.Origin(s.untraced.rev)
+	}
 	if s.admitted && !s.isDrifted() {
 		return findings.Origin(s.prov, s.facts, true)
 	}

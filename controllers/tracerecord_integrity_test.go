@@ -206,6 +206,9 @@ var _ = Describe("TraceRecord integrity", Ordered, func() {
 		By("replacing it with a manifest that leaves the node port out (the apiserver restores it)")
 		Eventually(func() error {
 			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(svc), svc)).To(Succeed())
+			// The pipeline's next commit: a change with the same commit and run would be
+			// an untraced revision (hotfix_test.go).
+			svc.Annotations[provenance.CommitKey] = sha("e8")
 			svc.Spec.Ports[0].NodePort = 0
 			svc.Spec.Ports[0].TargetPort = intstr.FromInt32(8081)
 			return k8sClient.Update(ctx, svc)
