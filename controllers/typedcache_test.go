@@ -59,6 +59,8 @@ var _ = Describe("Typed cache", func() {
 		objects := []client.Object{
 			&appsv1.Deployment{ObjectMeta: meta("web"), Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2), Selector: selector, Template: template,
 				Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: ptr.To(intstr.FromString("25%"))}}}},
+			&appsv1.ReplicaSet{ObjectMeta: meta("web-rs"), Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](1), Selector: selector, Template: template}},
+			&corev1.ReplicationController{ObjectMeta: meta("web-rc"), Spec: corev1.ReplicationControllerSpec{Replicas: ptr.To[int32](1), Selector: labels, Template: &template}},
 			&appsv1.StatefulSet{ObjectMeta: meta("db"), Spec: appsv1.StatefulSetSpec{ServiceName: "db", Selector: selector, Template: template}},
 			&appsv1.DaemonSet{ObjectMeta: meta("agent"), Spec: appsv1.DaemonSetSpec{Selector: selector, Template: template}},
 			&batchv1.Job{ObjectMeta: meta("migrate"), Spec: batchv1.JobSpec{BackoffLimit: ptr.To[int32](2), Template: corev1.PodTemplateSpec{Spec: jobPodSpec}}},

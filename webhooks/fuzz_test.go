@@ -107,7 +107,7 @@ var resources = []metav1.GroupVersionResource{
 	{Group: "", Version: "v1", Resource: "pods"},
 	{Group: "", Version: "v1", Resource: "secrets"},
 	{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"},
-	{Group: "apps", Version: "v1", Resource: "replicasets"}, // not tracked
+	{Group: "", Version: "v1", Resource: "persistentvolumeclaims"}, // not tracked
 }
 
 const (
@@ -118,7 +118,7 @@ const (
 	pods
 	secrets
 	clusterroles
-	replicasets
+	untracked
 )
 
 // Operations: the low two bits of the op byte; opHuge pads the object with
@@ -747,7 +747,7 @@ func fuzzSeeds() map[string]seed {
 			obj: mustJSON(web(ownFacts(clock, "false"))), bypass: "kubetrail.io/admitted-by", warn: "kubetrail.io/admitted-by is written only",
 			enforce: "alice is not a trusted submitter"},
 		"controller-owned-forged-facts": {res: deployments, user: alice, obj: mustJSON(owned), verified: "false",
-			warn: "kubetrail.io/admitted-by is written only"},
+			warn: "kubetrail.io/admitted-by is written only", enforce: "kubetrail.io/commit"},
 		"oversized-annotation": {res: deployments, user: deployer, verified: "false",
 			obj:     mustJSON(web(prov(strings.Repeat("a", 5000), provenance.ApproverKey, strings.Repeat("x,", 2000)))),
 			enforce: "kubetrail.io/commit"},
@@ -811,7 +811,7 @@ func fuzzSeeds() map[string]seed {
 		"kube-system-controller": {res: deployments, user: replicaSetController, obj: mustJSON(web(nil))},
 		"exempt-identity":        {res: deployments, user: flux, obj: mustJSON(web(forged(map[string]interface{}{})))},
 		"cluster-admin-human":    {res: deployments, user: admin, obj: mustJSON(web(nil)), enforce: "kubetrail.io/commit"},
-		"untracked-kind":         {res: replicasets, user: alice, obj: []byte("not json at all")},
+		"untracked-kind":         {res: untracked, user: alice, obj: []byte("not json at all")},
 		"delete":                 {op: opDelete, res: deployments, user: alice, obj: mustJSON(web(nil))},
 		"status-subresource":     {op: opSubStatus, res: deployments, user: alice, obj: []byte("{"), old: []byte("}")},
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -21,28 +22,16 @@ type targetKind struct {
 	Tracked bool
 }
 
-// kindAliases are kubectl's short names of the tracked kinds, plus the usual
-// abbreviations of the RBAC kinds.
-var kindAliases = map[string]string{
-	"deploy": "Deployment", "sts": "StatefulSet", "ds": "DaemonSet", "cj": "CronJob",
-	"po": "Pod", "svc": "Service", "cm": "ConfigMap", "sa": "ServiceAccount",
-	"ing": "Ingress", "netpol": "NetworkPolicy", "crb": "ClusterRoleBinding",
-	"rb": "RoleBinding", "cr": "ClusterRole",
-}
-
 // lookupTrackedKind resolves a kubectl-style resource name against the tracked kinds:
 // the kind (any case), its singular or plural resource name, a short name, each
 // optionally followed by ".<group>" (deployments.apps).
 func lookupTrackedKind(arg string) (targetKind, bool) {
 	name, group, hasGroup := strings.Cut(strings.ToLower(arg), ".")
-	if alias, ok := kindAliases[name]; ok {
-		name = strings.ToLower(alias)
-	}
 	for _, k := range tracked.Default {
 		if hasGroup && k.GVK.Group != group && !(group == "core" && k.GVK.Group == "") {
 			continue
 		}
-		if name == strings.ToLower(k.GVK.Kind) || name == k.Resource {
+		if name == strings.ToLower(k.GVK.Kind) || name == k.Resource || slices.Contains(k.ShortNames, name) {
 			return targetKind{GVR: k.GVR(), Kind: k.GVK.Kind, Namespaced: k.Namespaced, Tracked: true}, true
 		}
 	}

@@ -14,7 +14,7 @@ func TestLookupTrackedKind(t *testing.T) {
 		"clusterrolebinding": "rbac.authorization.k8s.io/v1/clusterrolebindings", "crb": "rbac.authorization.k8s.io/v1/clusterrolebindings",
 		"ingress": "networking.k8s.io/v1/ingresses", "ing": "networking.k8s.io/v1/ingresses",
 		"sa": "/v1/serviceaccounts", "cm": "/v1/configmaps", "secrets": "/v1/secrets", "pods.core": "/v1/pods",
-		"cj": "batch/v1/cronjobs", "netpol": "networking.k8s.io/v1/networkpolicies",
+		"cj": "batch/v1/cronjobs", "rs": "apps/v1/replicasets", "replicationcontrollers": "/v1/replicationcontrollers", "netpol": "networking.k8s.io/v1/networkpolicies",
 	} {
 		k, ok := lookupTrackedKind(arg)
 		if got := k.GVR.Group + "/" + k.GVR.Version + "/" + k.GVR.Resource; !ok || got != want || !k.Tracked {
@@ -24,7 +24,7 @@ func TestLookupTrackedKind(t *testing.T) {
 	if k, _ := lookupTrackedKind("crb"); k.Namespaced || k.Kind != "ClusterRoleBinding" {
 		t.Errorf("crb: %+v", k)
 	}
-	for _, arg := range []string{"replicasets", "deployments.batch", "frob"} {
+	for _, arg := range []string{"persistentvolumeclaims", "deployments.batch", "frob"} {
 		if _, ok := lookupTrackedKind(arg); ok {
 			t.Errorf("lookupTrackedKind(%q) succeeded", arg)
 		}

@@ -7,11 +7,17 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// Kind is one tracked kind with its resource name and scope.
+// Kind is one tracked kind with its resource name, scope and kubectl's short names.
 type Kind struct {
 	GVK        schema.GroupVersionKind
 	Resource   string
 	Namespaced bool
+	// ShortNames are kubectl's abbreviations (deploy, rs, cm), which the CLI accepts.
+	ShortNames []string
+}
+
+func kind(group, version, name, resource string, namespaced bool, short ...string) Kind {
+	return Kind{GVK: schema.GroupVersionKind{Group: group, Version: version, Kind: name}, Resource: resource, Namespaced: namespaced, ShortNames: short}
 }
 
 // GVR is the kind's group, version and resource.
@@ -22,26 +28,26 @@ func (k Kind) GVR() schema.GroupVersionResource {
 // Default are the kinds traced out of the box. Secrets are traced by metadata only: their
 // values are never read into a digest, a record or a log.
 var Default = []Kind{
-	{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, "deployments", true},
-	{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}, "statefulsets", true},
-	{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "DaemonSet"}, "daemonsets", true},
+	kind("apps", "v1", "Deployment", "deployments", true, "deploy"),
+	kind("apps", "v1", "StatefulSet", "statefulsets", true, "sts"),
+	kind("apps", "v1", "DaemonSet", "daemonsets", true, "ds"),
 	// ReplicaSets and ReplicationControllers run Pods as surely as Deployments do; the
 	// built-in edit role creates both, so leaving them out left a way to run anything.
-	{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "ReplicaSet"}, "replicasets", true},
-	{schema.GroupVersionKind{Group: "", Version: "v1", Kind: "ReplicationController"}, "replicationcontrollers", true},
-	{schema.GroupVersionKind{Group: "batch", Version: "v1", Kind: "Job"}, "jobs", true},
-	{schema.GroupVersionKind{Group: "batch", Version: "v1", Kind: "CronJob"}, "cronjobs", true},
-	{schema.GroupVersionKind{Group: "", Version: "v1", Kind: "Pod"}, "pods", true},
-	{schema.GroupVersionKind{Group: "", Version: "v1", Kind: "Service"}, "services", true},
-	{schema.GroupVersionKind{Group: "", Version: "v1", Kind: "ConfigMap"}, "configmaps", true},
-	{schema.GroupVersionKind{Group: "", Version: "v1", Kind: "Secret"}, "secrets", true},
-	{schema.GroupVersionKind{Group: "", Version: "v1", Kind: "ServiceAccount"}, "serviceaccounts", true},
-	{schema.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"}, "ingresses", true},
-	{schema.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"}, "networkpolicies", true},
-	{schema.GroupVersionKind{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "Role"}, "roles", true},
-	{schema.GroupVersionKind{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "RoleBinding"}, "rolebindings", true},
-	{schema.GroupVersionKind{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRole"}, "clusterroles", false},
-	{schema.GroupVersionKind{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRoleBinding"}, "clusterrolebindings", false},
+	kind("apps", "v1", "ReplicaSet", "replicasets", true, "rs"),
+	kind("", "v1", "ReplicationController", "replicationcontrollers", true, "rc"),
+	kind("batch", "v1", "Job", "jobs", true),
+	kind("batch", "v1", "CronJob", "cronjobs", true, "cj"),
+	kind("", "v1", "Pod", "pods", true, "po"),
+	kind("", "v1", "Service", "services", true, "svc"),
+	kind("", "v1", "ConfigMap", "configmaps", true, "cm"),
+	kind("", "v1", "Secret", "secrets", true),
+	kind("", "v1", "ServiceAccount", "serviceaccounts", true, "sa"),
+	kind("networking.k8s.io", "v1", "Ingress", "ingresses", true, "ing"),
+	kind("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true, "netpol"),
+	kind("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
+	kind("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true, "rb"),
+	kind("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false, "cr"),
+	kind("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false, "crb"),
 }
 
 // Lookup finds a tracked kind by group and kind (any version).
