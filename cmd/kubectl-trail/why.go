@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,6 +47,12 @@ func newWhyCmd(root *rootOptions) *cobra.Command {
 
 followed by the object's drift and its open findings, each with the change that
 introduced it. Secret values are never read into the answer.
+
+A change admitted without new provenance (a kubectl set image that kept the
+pipeline's commit and pipeline run) is shown as an UNTRACED change by its submitter
+via its field managers, on top of the commit it kept, and credited to no approver.
+An object a controller derived (a ReplicaSet, its Pods, a CronJob's Jobs) names the
+traced object it was derived from and the change of it that produced it.
 
 KIND is a resource type as kubectl names it: deployment, deploy, deployments.apps,
 sa, cm, secret, ingress, ing, clusterrolebinding, crb, ...`,
@@ -102,12 +109,35 @@ func (o *whyOptions) run(ctx context.Context, cmd *cobra.Command, args []string)
 	}
 	policies, _ := c.listPolicies(ctx) // only to tell trusted submitters; best effort
 	in := report.WhyInput{Record: rec, Live: live, Policies: policies, Now: time.Now()}
+	if from := rec.Spec.DerivedFrom; from != nil {
+		// A derived object answers with the change of its owner that produced it.
+		owner, err := c.ownerRecord(ctx, *from)
+		if err != nil {
+			fmt.Fprintf(o.streams.ErrOut, "warning: cannot read the TraceRecord of %s: %v; the change that produced %s is taken from its own record\n",
+				report.TargetString(*from), err, target)
+		}
+		in.Owner = owner
+	}
 	in.DependsOn = newDependents(c).dependsOn(ctx, k.Kind, ns, name)
 	answer := report.BuildWhy(in)
 	if o.out.structured() {
 		return o.out.print(o.streams.Out, answer)
 	}
 	return report.RenderWhy(o.streams.Out, answer, in.Now)
+}
+
+// ownerRecord finds the TraceRecord of the traced object a derived one names in
+// spec.derivedFrom; nil when there is none.
+func (c *cluster) ownerRecord(ctx context.Context, t v1alpha1.TraceTarget) (*v1alpha1.TraceRecord, error) {
+	arg := strings.ToLower(t.Kind)
+	if g := digest.Group(t.APIVersion); g != "" {
+		arg += "." + g
+	}
+	k, ok := lookupTrackedKind(arg)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a tracked kind", t.Kind)
+	}
+	return c.findRecord(ctx, k, t.Namespace, t.Name, t.UID)
 }
 
 // noRecordError explains why there is no answer.

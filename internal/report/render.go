@@ -18,6 +18,18 @@ func RenderWhy(out io.Writer, a *Why, now time.Time) error {
 		w.printf("  (%s)", t.APIVersion)
 	}
 	w.printf("   record %s\n", a.Record)
+	if d := a.DerivedFrom; d != nil {
+		by := d.By
+		if by == "" {
+			by = "its controller"
+		}
+		w.printf("Derived by %s from %s; the change that produced it: %s\n", by, TargetString(d.From), derivedChange(d))
+		w.printf("  (kubectl trail why %s/%s", strings.ToLower(d.From.Kind), d.From.Name)
+		if d.From.Namespace != "" {
+			w.printf(" -n %s", d.From.Namespace)
+		}
+		w.printf(" has its history)\n")
+	}
 	if a.DeletedAt != nil {
 		w.printf("DELETED %s: this record is a tombstone, kept for the audit trail\n", When(a.DeletedAt, now))
 	}
@@ -45,7 +57,9 @@ func RenderWhy(out io.Writer, a *Why, now time.Time) error {
 		}
 		w.printf("\n")
 		var details []string
-		if c.AdmittedBy != "" {
+		if c.AdmittedBy != "" && c.UntracedReason == v1alpha1.UntracedProvenanceNotRenewed {
+			details = append(details, "admitted by "+c.AdmittedBy+" without new provenance (kept the commit and pipeline run of the revision before; credited to neither)")
+		} else if c.AdmittedBy != "" {
 			details = append(details, "admitted by "+c.AdmittedBy)
 		} else if !c.Traced {
 			details = append(details, "not admitted by kubetrail's webhook (observed afterwards)")
@@ -127,7 +141,11 @@ func RenderWhy(out io.Writer, a *Why, now time.Time) error {
 		}
 	}
 	if ap.Untraced {
-		w.printf("  !! the object changed since without traced provenance: no approval covers its current state\n")
+		if ap.UntracedChange != "" {
+			w.printf("  !! the current state is an %s: no approval covers it\n", ap.UntracedChange)
+		} else {
+			w.printf("  !! the object changed since without traced provenance: no approval covers its current state\n")
+		}
 	}
 
 	// 3.
@@ -270,6 +288,9 @@ func RenderWhy(out io.Writer, a *Why, now time.Time) error {
 
 func changeHeadline(c *Change) string {
 	if !c.Traced {
+		if c.UntracedReason == v1alpha1.UntracedProvenanceNotRenewed || len(c.Managers) > 0 || c.OnTopOf != "" {
+			return "UNTRACED " + strings.TrimPrefix(UntracedSummary(c), "untraced ")
+		}
 		return "UNTRACED change (no traced provenance)"
 	}
 	var parts []string
@@ -288,6 +309,25 @@ func changeHeadline(c *Change) string {
 		parts = append(parts, "by "+a)
 	}
 	return strings.Join(parts, "  ")
+}
+
+// derivedChange says in words which change of its owner produced a derived object.
+func derivedChange(d *Derived) string {
+	c := d.Change
+	switch {
+	case c == nil:
+		return "unknown (no record of the owner's change)"
+	case !c.Traced:
+		return strings.Replace(changeHeadline(c), "UNTRACED", "an UNTRACED", 1)
+	}
+	s := changeHeadline(c)
+	if len(c.Approvers) > 0 {
+		s += ", approved by " + strings.Join(c.Approvers, ", ")
+	}
+	if c.AdmittedBy != "" {
+		s += ", admitted by " + c.AdmittedBy
+	}
+	return s
 }
 
 func signatureText(s string) string {

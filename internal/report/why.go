@@ -2,6 +2,7 @@ package report
 
 import (
 	"github.com/kubetrail/kubetrail/internal/provenance"
+	"github.com/kubetrail/kubetrail/internal/revision"
 	"sort"
 	"strings"
 	"time"
@@ -26,6 +27,10 @@ type WhyInput struct {
 	Policies []v1alpha1.TracePolicy
 	// Now is the time ages are computed against.
 	Now time.Time
+	// Owner is the TraceRecord of the object named by the record's spec.derivedFrom,
+	// when the caller found it; the change that produced a derived object is read from
+	// it (else from the derived record's own provenance).
+	Owner *v1alpha1.TraceRecord
 }
 
 // Live is what the caller read from the live target.
@@ -88,6 +93,10 @@ type Why struct {
 	Target v1alpha1.TraceTarget `json:"target"`
 	// Record is the TraceRecord answering, as namespace/name.
 	Record string `json:"record"`
+	// DerivedFrom is set for an object a controller derived (a ReplicaSet of a
+	// Deployment, its Pods, a CronJob's Jobs): the traced object at the top of its owner
+	// chain and the change of it that produced this one.
+	DerivedFrom *Derived `json:"derivedFrom,omitempty"`
 	// DeletedAt is set when the target was deleted and the record is a tombstone.
 	DeletedAt *time.Time `json:"deletedAt,omitempty"`
 	// Traced is the Traced condition: whether the current state came with provenance.
@@ -110,6 +119,17 @@ type Why struct {
 	Findings []Finding `json:"findings"`
 }
 
+// Derived is where a derived object came from.
+type Derived struct {
+	// From is the traced object at the top of the owner chain.
+	From v1alpha1.TraceTarget `json:"from"`
+	// By is the controller identity that admitted the derived object.
+	By string `json:"by,omitempty"`
+	// Change is the change of From that produced it: the owner's revision running the
+	// same images, else its newest; nil when neither record says.
+	Change *Change `json:"change,omitempty"`
+}
+
 // Condition is a record condition.
 type Condition struct {
 	Status  string     `json:"status"`
@@ -124,6 +144,12 @@ type Change struct {
 	Current bool `json:"current,omitempty"`
 	// Traced is false for a revision that reached the cluster without traced provenance.
 	Traced bool `json:"traced"`
+	// UntracedReason says why it is untraced: NotAdmitted or ProvenanceNotRenewed.
+	UntracedReason v1alpha1.UntracedReason `json:"untracedReason,omitempty"`
+	// Managers are the field managers that made an untraced change.
+	Managers []string `json:"managers,omitempty"`
+	// OnTopOf is the commit of the traced revision an untraced change was made on.
+	OnTopOf string `json:"onTopOf,omitempty"`
 	v1alpha1.Provenance
 	// Approvers is Approver split.
 	Approvers    []string   `json:"approvers,omitempty"`
@@ -166,6 +192,9 @@ type Approval struct {
 	// Untraced is true when the current state is not the approved revision: it changed
 	// since without traced provenance.
 	Untraced bool `json:"untraced,omitempty"`
+	// UntracedChange says who made the current untraced change, e.g. "untraced change
+	// by sre1 via kubectl-set, on top of commit 1a2b3c4".
+	UntracedChange string `json:"untracedChange,omitempty"`
 }
 
 // Signature states.
@@ -234,8 +263,15 @@ func BuildWhy(in WhyInput) *Why {
 		w.Traced = &Condition{Status: string(c.Status), Reason: c.Reason, Message: c.Message, Since: timeOf(c.LastTransitionTime)}
 	}
 	untraced := w.Traced != nil && w.Traced.Status == string(metav1.ConditionFalse)
+	untracedChange := ""
 	if len(w.WhatChanged) > 0 && !w.WhatChanged[0].Traced {
 		untraced = true
+		if w.WhatChanged[0].UntracedReason != "" {
+			untracedChange = UntracedSummary(&w.WhatChanged[0])
+		}
+	}
+	if r.Spec.DerivedFrom != nil {
+		w.DerivedFrom = derivedFrom(r, in.Owner)
 	}
 
 	// 2. Who approved: the current traced revision.
@@ -244,7 +280,7 @@ func BuildWhy(in WhyInput) *Why {
 		Commit: p.Commit, Repository: p.Repository, PullRequest: p.PullRequest, PipelineRun: p.PipelineRun,
 		Approvers: provenance.SplitApprovers(p.Approver), Actor: string(p.Actor), Agent: p.Agent,
 		SubmittedBy: r.Spec.Admission.AdmittedBy, BreakGlass: p.BreakGlass, Untraced: untraced,
-		Signature: SignatureUnknown,
+		UntracedChange: untracedChange, Signature: SignatureUnknown,
 	}
 	if w.WhoApproved.Approvers == nil {
 		w.WhoApproved.Approvers = []string{}
@@ -345,13 +381,10 @@ func changes(r *v1alpha1.TraceRecord) []Change {
 	found := false
 	for i := range r.Status.History {
 		h := &r.Status.History[i]
-		c := Change{
-			Traced: h.Traced, Provenance: h.Provenance, Approvers: provenance.SplitApprovers(h.Approver),
-			AdmittedBy: h.Admission.AdmittedBy, AdmittedAt: timePtr(h.Admission.AdmittedAt),
-			ObservedAt: timeOf(h.ObservedAt), Digest: h.Admission.Digest,
-			Images: h.Images, ChangedPaths: h.ChangedPaths,
-		}
-		if !found && h.Traced && sameRevision(h, &r.Spec) {
+		c := changeOf(h)
+		// The spec holds the current revision: a traced one, or an admitted one credited
+		// to no provenance (then its provenance is empty, as the entry's).
+		if !found && (h.Traced || h.UntracedReason == v1alpha1.UntracedProvenanceNotRenewed) && sameRevision(h, &r.Spec) {
 			c.Current, found = true, true
 		}
 		out = append(out, c)
@@ -379,6 +412,61 @@ func changes(r *v1alpha1.TraceRecord) []Change {
 	copy(out[at+1:], out[at:])
 	out[at] = cur
 	return out
+}
+
+func changeOf(h *v1alpha1.Revision) Change {
+	return Change{
+		Traced: h.Traced, UntracedReason: h.UntracedReason, Managers: h.Managers, OnTopOf: h.OnTopOf,
+		Provenance: h.Provenance, Approvers: provenance.SplitApprovers(h.Approver),
+		AdmittedBy: h.Admission.AdmittedBy, AdmittedAt: timePtr(h.Admission.AdmittedAt),
+		ObservedAt: timeOf(h.ObservedAt), Digest: h.Admission.Digest,
+		Images: h.Images, ChangedPaths: h.ChangedPaths,
+	}
+}
+
+// UntracedSummary says who made an untraced change and on top of which commit, as
+// internal/revision words it: "untraced change by sre1 via kubectl-set, on top of
+// commit 1a2b3c4".
+func UntracedSummary(c *Change) string {
+	return revision.Summary(v1alpha1.Revision{
+		Admission:      v1alpha1.AdmissionFacts{AdmittedBy: c.AdmittedBy},
+		UntracedReason: c.UntracedReason, Managers: c.Managers, OnTopOf: c.OnTopOf,
+	})
+}
+
+// derivedFrom says where a derived object came from. The change that produced it is
+// the owner's revision running the derived object's images (a ReplicaSet runs the
+// images of the Deployment revision it was made for), else the owner's newest; without
+// the owner's record, the provenance the derived record carries.
+func derivedFrom(r *v1alpha1.TraceRecord, owner *v1alpha1.TraceRecord) *Derived {
+	d := &Derived{From: *r.Spec.DerivedFrom, By: controllerName(r.Spec.Admission.AdmittedBy)}
+	if owner != nil {
+		cs := changes(owner)
+		for i := range cs {
+			if len(r.Spec.Images) > 0 && strings.Join(cs[i].Images, ",") == strings.Join(r.Spec.Images, ",") {
+				d.Change = &cs[i]
+				return d
+			}
+		}
+		if len(cs) > 0 {
+			d.Change = &cs[0]
+		}
+		return d
+	}
+	if p := r.Spec.Provenance; p.Commit != "" || p.PipelineRun != "" || p.Approver != "" {
+		d.Change = &Change{Traced: true, Provenance: p, Approvers: provenance.SplitApprovers(p.Approver)}
+	}
+	return d
+}
+
+// controllerName shortens a kube-controller-manager service account to the
+// controller's name: system:serviceaccount:kube-system:replicaset-controller is
+// replicaset-controller.
+func controllerName(username string) string {
+	if rest, ok := strings.CutPrefix(username, "system:serviceaccount:kube-system:"); ok {
+		return rest
+	}
+	return username
 }
 
 func specHasRevision(s *v1alpha1.TraceRecordSpec) bool {
