@@ -146,6 +146,7 @@ var _ = Describe("A manual hotfix that keeps the pipeline's provenance", func() 
 		Entry("with no TracePolicy (record only)", "hotfix-none", v1alpha1.PolicyMode("")),
 		Entry("under an Audit policy", "hotfix-audit", v1alpha1.ModeAudit),
 		Entry("under a Warn policy", "hotfix-warn", v1alpha1.ModeWarn),
+		Entry("under an Enforce policy that lets it through (no required fields)", "hotfix-enforce", v1alpha1.ModeEnforce),
 	)
 
 	It("records a finding for every field an Audit policy requires and mallory left out (M3)", func(ctx SpecContext) {
