@@ -44,6 +44,10 @@ func TestControllers(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
+	// One default for every story, whatever order Ginkgo runs them in: the reconciler
+	// answers in well under a second on a quiet machine, not on a loaded 2-core one.
+	SetDefaultEventuallyTimeout(45 * time.Second)
+	SetDefaultEventuallyPollingInterval(250 * time.Millisecond)
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	var err error
 	scheme, err = testenv.NewScheme()
