@@ -17,6 +17,11 @@ func IntroducedBy(o v1alpha1.ChangeOrigin) string {
 		by = "an unknown user"
 	}
 	if !o.Traced {
+		if strings.HasPrefix(o.Summary, "untraced change") {
+			// internal/revision's words: "untraced change by sre1 via kubectl-set, on
+			// top of commit 1a2b3c4".
+			return o.Summary
+		}
 		return "untraced (admitted by " + by + ")"
 	}
 	var s string
@@ -39,7 +44,11 @@ func IntroducedBy(o v1alpha1.ChangeOrigin) string {
 // introducedByLong writes the introducing change with everything known about it.
 func introducedByLong(o v1alpha1.ChangeOrigin, now time.Time) string {
 	var parts []string
-	if !o.Traced {
+	if !o.Traced && strings.HasPrefix(o.Summary, "untraced change") {
+		// Who made it and on top of what is in the summary; the admission follows.
+		parts = append(parts, "an UNTRACED "+strings.TrimPrefix(o.Summary, "untraced "))
+		o.Admission.AdmittedBy = ""
+	} else if !o.Traced {
 		parts = append(parts, "an UNTRACED change")
 	} else {
 		if o.Commit != "" {

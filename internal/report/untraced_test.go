@@ -63,6 +63,14 @@ func TestWhyUntracedHotfix(t *testing.T) {
 	if !a.WhatChanged[0].Current || a.WhatChanged[1].Current || len(a.WhatChanged) != 2 {
 		t.Errorf("the untraced revision must be the current one, and no traced one invented: %+v", a.WhatChanged)
 	}
+	origin := v1alpha1.ChangeOrigin{Admission: v1alpha1.AdmissionFacts{AdmittedBy: "sre1", AdmittedAt: at(10 * time.Minute)},
+		Summary: "untraced change by sre1 via kubectl-set, on top of commit 1a2b3c4"}
+	if got := IntroducedBy(origin); got != origin.Summary {
+		t.Errorf("IntroducedBy = %q", got)
+	}
+	if got, want := introducedByLong(origin, now), "an UNTRACED change by sre1 via kubectl-set, on top of commit 1a2b3c4, at 2026-05-10 11:50:00 UTC (10m ago)"; got != want {
+		t.Errorf("introducedByLong = %q, want %q", got, want)
+	}
 	if a.WhoApproved.Commit != "" || len(a.WhoApproved.Approvers) != 0 || !a.WhoApproved.Untraced {
 		t.Errorf("WhoApproved = %+v", a.WhoApproved)
 	}
