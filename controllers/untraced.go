@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -90,7 +89,7 @@ func (r *TraceReconciler) recordUntracedRevision(ctx context.Context, s *recordS
 			"name", s.live.obj.GetName(), "submitter", s.facts.AdmittedBy, "managers", u.rev.Managers,
 			"reason", u.rev.UntracedReason, "changedPaths", u.rev.ChangedPaths)
 	}
-	if s.contentKnown && s.liveDigest != s.facts.Digest {
+	if s.contentKnown && s.liveDigest != s.facts.Digest && !benignFirstSight(r.Kind.GVK.Kind, s.live.content, s.facts.Digest) {
 		// Changed again since, behind the webhook.
 		later := revision.Untraced(v1alpha1.UntracedNotAdmitted, v1alpha1.AdmissionFacts{Digest: s.liveDigest}, &u.base, nil, s.rec.Spec.Images, s.drifted)
 		later.ObservedAt = s.now
@@ -103,19 +102,7 @@ func (r *TraceReconciler) recordUntracedRevision(ctx context.Context, s *recordS
 	f := revision.Finding(u.rev, &u.base, severity)
 	s.current = append(s.current, f)
 	if s.contentKnown {
-		last := "the revision admitted by " + u.base.Admission.AdmittedBy + at(u.base.Admission.AdmittedAt)
-		if u.base.Commit != "" {
-			last += " (commit " + findings.ShortCommit(u.base.Commit) + ")"
-		}
-		s.current = append(s.current, v1alpha1.Finding{
-			ID:           "drift",
-			Type:         v1alpha1.FindingDrift,
-			Severity:     severity,
-			Message:      fmt.Sprintf("Drifted from %s; changed by %s without new provenance", last, revision.Who(s.facts.AdmittedBy, u.rev.Managers)),
-			Paths:        s.drifted,
-			Managers:     u.rev.Managers,
-			IntroducedBy: f.IntroducedBy,
-		})
+		s.current = append(s.current, revision.DriftFinding(u.rev, &u.base, severity))
 	}
 	if prev == nil {
 		paths := ""

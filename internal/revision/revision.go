@@ -212,3 +212,27 @@ func ConditionMessage(rev v1alpha1.Revision) string {
 	}
 	return s
 }
+
+// DriftFinding is the Drift finding of an untraced revision: the live object no longer
+// matches the traced revision base, changed by whoever made rev.
+func DriftFinding(rev v1alpha1.Revision, base *v1alpha1.Revision, severity v1alpha1.Severity) v1alpha1.Finding {
+	last := "the last traced revision"
+	if base != nil {
+		last = "the revision admitted by " + base.Admission.AdmittedBy
+		if t := base.Admission.AdmittedAt; t != nil {
+			last += " at " + t.UTC().Format("2006-01-02T15:04:05Z")
+		}
+		if base.Commit != "" {
+			last += " (commit " + findings.ShortCommit(base.Commit) + ")"
+		}
+	}
+	return v1alpha1.Finding{
+		ID:           "drift",
+		Type:         v1alpha1.FindingDrift,
+		Severity:     severity,
+		Message:      fmt.Sprintf("Drifted from %s; changed by %s without new provenance", last, Who(rev.Admission.AdmittedBy, rev.Managers)),
+		Paths:        rev.ChangedPaths,
+		Managers:     rev.Managers,
+		IntroducedBy: Origin(rev),
+	}
+}

@@ -133,6 +133,10 @@ func TestTexts(t *testing.T) {
 	if f.ID != FindingID(rev) || f.ID == FindingID(Untraced(v1alpha1.UntracedProvenanceNotRenewed, v1alpha1.AdmissionFacts{AdmittedBy: "sre1", AdmittedAt: &t1, Digest: "sha256:3"}, base, nil, nil, nil)) {
 		t.Errorf("FindingID must be stable per revision and differ between revisions")
 	}
+	d := DriftFinding(rev, base, v1alpha1.SeverityMedium)
+	if d.Type != v1alpha1.FindingDrift || d.ID != "drift" || !strings.Contains(d.Message, "admitted by ci at 2026-12-01T10:00:00Z (commit aaaaaaa); changed by sre1 via kubectl-set without new provenance") {
+		t.Errorf("DriftFinding = %+v", d)
+	}
 	if got := ConditionMessage(rev); !strings.HasPrefix(got, "Untraced change by sre1 via kubectl-set, on top of commit aaaaaaa: admitted without new provenance") {
 		t.Errorf("ConditionMessage = %q", got)
 	}
