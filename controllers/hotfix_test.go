@@ -157,10 +157,11 @@ var _ = Describe("A manual hotfix that keeps the pipeline's provenance", func() 
 		Expect(k8sClient.Create(ctx, tp)).To(Succeed())
 		DeferCleanup(func(ctx context.Context) { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, tp))).To(Succeed()) })
 
-		Expect(clientAs("mallory").Create(ctx, deployment(ns, "sidecar-job", "busybox:1", "",
-			map[string]string{provenance.ActorKey: "human"}))).To(Succeed())
+		mallory := clientAs("mallory")
+		made := sha("44")
+		Expect(mallory.Create(ctx, deployment(ns, "sidecar-job", "busybox:1", "",
+			map[string]string{provenance.ActorKey: "human", provenance.CommitKey: made}))).To(Succeed())
 		want := []string{
-			"/metadata/annotations/kubetrail.io~1commit",
 			"/metadata/annotations/kubetrail.io~1repository",
 			"/metadata/annotations/kubetrail.io~1pipeline-run",
 			"/metadata/annotations/kubetrail.io~1approver",
@@ -178,6 +179,32 @@ var _ = Describe("A manual hotfix that keeps the pipeline's provenance", func() 
 			}
 			g.Expect(paths).To(ConsistOf(want))
 			g.Expect(rec.Status.FindingCount).To(BeEquivalentTo(len(rec.Status.Findings)))
+		}).Should(Succeed())
+
+		By("mallory changing the image, reusing her made-up commit")
+		Eventually(func() error {
+			var d appsv1.Deployment
+			Expect(mallory.Get(ctx, client.ObjectKey{Namespace: ns, Name: "sidecar-job"}, &d)).To(Succeed())
+			d.Spec.Template.Spec.Containers[0].Image = "attacker.example/miner:1"
+			return mallory.Update(ctx, &d, client.FieldOwner("kubectl-set"))
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			rec := record(g, ctx, ns, "Deployment", "sidecar-job")
+			var reuse, revision *v1alpha1.Finding
+			for i, f := range rec.Status.Findings {
+				switch {
+				case f.Type == v1alpha1.FindingUntracedChange && f.Rule == "policy:audit-all-m3":
+					reuse = &rec.Status.Findings[i]
+				case f.Type == v1alpha1.FindingUntracedChange:
+					revision = &rec.Status.Findings[i]
+				}
+			}
+			g.Expect(reuse).NotTo(BeNil(), "the reused provenance Enforce would deny: %v", rec.Status.Findings)
+			g.Expect(reuse.Message).To(ContainSubstring("the same as the previous revision's"))
+			g.Expect(revision).NotTo(BeNil(), "the untraced revision")
+			g.Expect(revision.Message).To(ContainSubstring("mallory"))
+			g.Expect(rec.Status.History[0].Traced).To(BeFalse())
+			g.Expect(condition(rec, v1alpha1.ConditionTraced).Status).To(Equal(metav1.ConditionFalse))
 		}).Should(Succeed())
 	})
 })
