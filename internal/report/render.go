@@ -345,7 +345,8 @@ func signatureText(s string) string {
 // messageWithPaths is a finding's message, with the changed paths for the findings
 // whose message leaves them to the paths field (drift and untraced changes).
 func messageWithPaths(r FindingRow) string {
-	if len(r.Paths) == 0 || r.Type != v1alpha1.FindingDrift && r.Type != v1alpha1.FindingUntracedChange {
+	if len(r.Paths) == 0 || r.Type != v1alpha1.FindingDrift && r.Type != v1alpha1.FindingUntracedChange ||
+		strings.Contains(r.Message, r.Paths[0]) {
 		return r.Message
 	}
 	return r.Message + " (at " + strings.Join(r.Paths, ", ") + ")"

@@ -174,15 +174,12 @@ func Finding(rev v1alpha1.Revision, base *v1alpha1.Revision, severity v1alpha1.S
 // Message says what happened in words: who changed what without new provenance, and
 // that the revision is not credited to the commit it kept.
 func Message(rev v1alpha1.Revision, base *v1alpha1.Revision) string {
-	what := "changed tracked content"
-	if n := len(rev.ChangedPaths); n > 0 {
-		what = fmt.Sprintf("changed %d tracked field(s)", n)
-	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Untraced change: %s by %s", what, rev.Admission.AdmittedBy)
+	fmt.Fprintf(&b, "Untraced change: %s", rev.Admission.AdmittedBy)
 	if len(rev.Managers) > 0 {
 		fmt.Fprintf(&b, " (field managers %s)", strings.Join(rev.Managers, ", "))
 	}
+	b.WriteString(" changed " + pathsText(rev.ChangedPaths))
 	b.WriteString(", admitted without new provenance")
 	if base != nil {
 		kept := []string{}
@@ -235,4 +232,17 @@ func DriftFinding(rev v1alpha1.Revision, base *v1alpha1.Revision, severity v1alp
 		Managers:     rev.Managers,
 		IntroducedBy: Origin(rev),
 	}
+}
+
+// maxMessagePaths bounds the paths a message names; the finding's paths hold them all.
+const maxMessagePaths = 5
+
+func pathsText(paths []string) string {
+	switch n := len(paths); {
+	case n == 0:
+		return "tracked content"
+	case n > maxMessagePaths:
+		return fmt.Sprintf("%s and %d more", strings.Join(paths[:maxMessagePaths], ", "), n-maxMessagePaths)
+	}
+	return strings.Join(paths, ", ")
 }

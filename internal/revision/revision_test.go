@@ -119,7 +119,7 @@ func TestTexts(t *testing.T) {
 		t.Errorf("Summary = %q, want %q", got, want)
 	}
 	f := Finding(rev, base, v1alpha1.SeverityMedium)
-	for _, want := range []string{"sre1", "kubectl-set", "commit aaaaaaa", "pipeline run run-1", "admitted by ci", "credited to no commit or approver"} {
+	for _, want := range []string{"sre1 (field managers kubectl-set) changed /spec/template/spec/containers/app/image, admitted without new provenance", "commit aaaaaaa", "pipeline run run-1", "admitted by ci", "credited to no commit or approver"} {
 		if !strings.Contains(f.Message, want) {
 			t.Errorf("Finding message %q lacks %q", f.Message, want)
 		}
