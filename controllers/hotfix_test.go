@@ -101,7 +101,7 @@ var _ = Describe("A manual hotfix that keeps the pipeline's provenance", func() 
 					}
 				}
 				g.Expect(u).NotTo(BeNil(), "an UntracedChange finding, %v", rec.Status.Findings)
-				g.Expect(u.Message).To(ContainSubstring("sre1 (field managers kubectl-set) changed " + imagePath), "what a user reads names who and what")
+				g.Expect(u.Message).To(ContainSubstring("sre1 (field managers kubectl-set) changed "+imagePath), "what a user reads names who and what")
 				g.Expect(u.Managers).To(ContainElement("kubectl-set"))
 				g.Expect(u.Paths).To(ContainElement(imagePath))
 				g.Expect(u.IntroducedBy.Traced).To(BeFalse())
