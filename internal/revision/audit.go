@@ -52,7 +52,8 @@ var auditedTypes = map[v1alpha1.FindingType]bool{
 //
 // What admission knew and the reconciler does not is resolved in the submitter's
 // favour, so no finding is false: group memberships are not recorded, so a policy
-// that trusts (or exempts) groups the username does not imply trusts (or exempts) it;
+// that trusts, exempts or allows to break glass groups the username does not imply
+// does so for it;
 // system identities are never judged, as at admission.
 func Audit(ctx context.Context, in AuditInput) []v1alpha1.Finding {
 	if len(in.Policies) == 0 || in.Facts.AdmittedBy == "" || in.Facts.AdmittedAt == nil {
@@ -70,9 +71,14 @@ func Audit(ctx context.Context, in AuditInput) []v1alpha1.Finding {
 		c := *p
 		// Credentials and RBAC have findings of their own: never scan again here.
 		c.Spec.SecretLiterals = v1alpha1.ActionIgnore
+		self := v1alpha1.Subject{Kind: v1alpha1.SubjectUser, Name: id.Username}
 		if groupsUnknown(p.Spec.TrustedSubmitters, id) {
-			c.Spec.TrustedSubmitters = append(append([]v1alpha1.Subject(nil), p.Spec.TrustedSubmitters...),
-				v1alpha1.Subject{Kind: v1alpha1.SubjectUser, Name: id.Username})
+			c.Spec.TrustedSubmitters = append(append([]v1alpha1.Subject(nil), p.Spec.TrustedSubmitters...), self)
+		}
+		if bg := p.Spec.BreakGlass; bg != nil && groupsUnknown(bg.Allowed, id) {
+			allowed := *bg
+			allowed.Allowed = append(append([]v1alpha1.Subject(nil), bg.Allowed...), self)
+			c.Spec.BreakGlass = &allowed
 		}
 		ps = append(ps, &c)
 	}

@@ -99,6 +99,17 @@ func TestAudit(t *testing.T) {
 		"group trust is not recorded: never a false finding": {
 			in: AuditInput{Policies: []*policy.Compiled{trustsGroup}, Object: object(pipelineAnnotations()), Facts: facts("ci-bot", "sha256:1")},
 		},
+		"break-glass by a group the record cannot tell: overridden, not 'got through'": {
+			in: AuditInput{Facts: facts("sre1", "sha256:1"),
+				Policies: []*policy.Compiled{compiled("enforce-all", v1alpha1.TracePolicySpec{Mode: v1alpha1.ModeEnforce, RequiredFields: required,
+					BreakGlass: &v1alpha1.BreakGlass{Allowed: []v1alpha1.Subject{{Kind: v1alpha1.SubjectGroup, Name: "sre"}}}})},
+				Object: object(map[string]string{provenance.BreakGlassKey: "INC-1 checkout down, rolling back by hand"})},
+		},
+		"an Enforce policy's violations that got through": {
+			in:    AuditInput{Facts: facts("mallory", "sha256:1"), Policies: []*policy.Compiled{compiled("enforce-all", v1alpha1.TracePolicySpec{Mode: v1alpha1.ModeEnforce, RequiredFields: required[:1]})}, Object: object(nil)},
+			paths: []string{"/metadata/annotations/kubetrail.io~1commit"},
+			texts: []string{"(Enforce)", "admitted though Enforce denies it"},
+		},
 		"an exempt identity": {
 			in: AuditInput{Policies: []*policy.Compiled{exemptMallory}, Object: object(nil), Facts: facts("mallory", "sha256:1")},
 		},
