@@ -12,7 +12,8 @@ import (
 const (
 	// StateCurrent: the object's current traced revision is from the commit.
 	StateCurrent = "current"
-	// StateDrifted: it is, but the live object drifted from it since.
+	// StateDrifted: it is, but the live object drifted from it since (also when an
+	// untraced revision was made on top of it: the record's spec then names no commit).
 	StateDrifted = "drifted"
 	// StateOverwritten: the commit is only in the object's history; a later change
 	// replaced it.
@@ -69,9 +70,15 @@ func CommitRows(records []v1alpha1.TraceRecord, commit string) []CommitRow {
 			}
 			row.AdmittedAt, row.AdmittedBy = timePtr(r.Spec.Admission.AdmittedAt), r.Spec.Admission.AdmittedBy
 		default:
+			// The newest revision untraced on top of the commit (a hotfix that kept it):
+			// the commit's revision is still the current traced one, drifted from.
+			onTop := len(r.Status.History) > 0 && !r.Status.History[0].Traced && r.Status.History[0].OnTopOf == commit
 			for j := range r.Status.History {
 				if h := &r.Status.History[j]; h.Commit == commit {
 					row.State = StateOverwritten
+					if onTop {
+						row.State = StateDrifted
+					}
 					row.AdmittedAt, row.AdmittedBy = timePtr(h.Admission.AdmittedAt), h.Admission.AdmittedBy
 					break
 				}

@@ -123,3 +123,15 @@ func TestWhyDerived(t *testing.T) {
 		})
 	}
 }
+
+func TestCommitRowsUntracedOnTop(t *testing.T) {
+	rows := CommitRows([]v1alpha1.TraceRecord{*hotfixRecord()}, shaA)
+	if len(rows) != 1 || rows[0].State != StateDrifted || rows[0].AdmittedBy != "ci" {
+		t.Errorf("CommitRows = %+v, want the Deployment drifted from the commit, admitted by ci", rows)
+	}
+	rec := hotfixRecord()
+	rec.Status.History = append([]v1alpha1.Revision{{Traced: true, Provenance: v1alpha1.Provenance{Commit: shaB}}}, rec.Status.History...)
+	if rows := CommitRows([]v1alpha1.TraceRecord{*rec}, shaA); len(rows) != 1 || rows[0].State != StateOverwritten {
+		t.Errorf("CommitRows = %+v, want overwritten by the later commit", rows)
+	}
+}
