@@ -1,0 +1,155 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// The security review's attacks, played on the local control plane (with the real
+// kube-controller-manager) by an identity with ordinary rights: mallory holds the
+// built-in `edit` role in a namespace an Enforce policy selects.
+var _ = Describe("An attacker with edit rights", Ordered, func() {
+	const ns = "adv-prod"
+	const record = "adv-record"
+	var pipeline string
+	commit := fakeCommit("adversarial-release-1")
+	as := func(user string, args ...string) (string, error) {
+		return kubectlAs(kubeconfig, "", append([]string{"--as", user}, args...)...)
+	}
+	stampAndApply := func(manifest string, c string) {
+		stamped, err := trail(manifest, "stamp", "--no-env", "--commit", c, "--repository", "https://github.com/acme/shop",
+			"--pipeline-run", "https://ci.acme.dev/runs/"+c[:6], "--approver", "alice,bob", "--actor", "pipeline", "-f", "-")
+		Expect(err).NotTo(HaveOccurred(), stamped)
+		out, err := kubectlAs(pipeline, stamped, "apply", "-f", "-")
+		Expect(err).NotTo(HaveOccurred(), out)
+	}
+	web := func(namespace, image string) string {
+		return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: %s}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: app, image: "%s"}]
+`, namespace, image)
+	}
+
+	BeforeAll(func() {
+		pipeline = serviceAccountKubeconfig("adv-ci", "deployer")
+		for _, args := range [][]string{
+			{"create", "clusterrolebinding", "adv-ci-deployer", "--clusterrole", "cluster-admin", "--serviceaccount", "adv-ci:deployer"},
+			{"create", "namespace", ns}, {"create", "namespace", record},
+			{"create", "rolebinding", "mallory-edit", "-n", ns, "--clusterrole", "edit", "--user", "mallory"},
+			{"create", "rolebinding", "mallory-edit", "-n", record, "--clusterrole", "edit", "--user", "mallory"},
+			{"create", "rolebinding", "sre1-edit", "-n", record, "--clusterrole", "edit", "--user", "sre1"},
+		} {
+			out, err := kubectl(args...)
+			Expect(err).NotTo(HaveOccurred(), out)
+		}
+		policy := writeFile("adv-policy.yaml", fmt.Sprintf(`apiVersion: kubetrail.io/v1alpha1
+kind: TracePolicy
+metadata: {name: adv-enforce}
+spec:
+  mode: Enforce
+  namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: %s}}
+  requiredFields: [commit, repository, pipelineRun, approver]
+  trustedSubmitters: [{kind: ServiceAccount, namespace: adv-ci, name: deployer}]
+`, ns))
+		out, err := kubectl("apply", "-f", policy)
+		Expect(err).NotTo(HaveOccurred(), out)
+		Eventually(func() string {
+			out, _ := kubectl("get", "validatingwebhookconfiguration", "kubetrail-validating-webhook-configuration",
+				"-o", `jsonpath={.webhooks[?(@.name=="enforce.kubetrail.io")].failurePolicy}`)
+			return out
+		}, 30*time.Second, time.Second).Should(Equal("Fail"))
+		stampAndApply(web(ns, "ghcr.io/acme/web:1.0.0"), commit)
+		stampAndApply(web(record, "ghcr.io/acme/web:1.0.0"), commit)
+	})
+	AfterAll(func() {
+		_, _ = kubectl("delete", "tracepolicy", "adv-enforce")
+	})
+
+	It("cannot take a Deployment past Enforce by claiming a controller owner (C1)", func() {
+		var uid string
+		Eventually(func() string {
+			uid, _ = kubectl("get", "cm", "kube-root-ca.crt", "-n", ns, "-o", "jsonpath={.metadata.uid}")
+			return uid
+		}, 30*time.Second, time.Second).ShouldNot(BeEmpty())
+		patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"kube-root-ca.crt","uid":"%s","controller":true}]},`+
+			`"spec":{"template":{"spec":{"containers":[{"name":"app","image":"attacker.example/evil:1"}]}}}}`, uid)
+		out, err := as("mallory", "-n", ns, "patch", "deploy", "web", "--type=merge", "-p", patch)
+		Expect(err).To(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("mallory changed tracked content outside the pipeline"))
+		image, _ := kubectl("get", "deploy", "web", "-n", ns, "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+		Expect(image).To(Equal("ghcr.io/acme/web:1.0.0"))
+	})
+
+	It("cannot run a ReplicaSet or ReplicationController untraced under Enforce, and is recorded creating one elsewhere (C2)", func() {
+		rs := func(namespace, kind, apiVersion string) string {
+			selector := "{matchLabels: {app: miner}}"
+			if kind == "ReplicationController" {
+				selector = "{app: miner}"
+			}
+			return fmt.Sprintf(`apiVersion: %s
+kind: %s
+metadata: {name: miner, namespace: %s}
+spec:
+  replicas: 1
+  selector: %s
+  template:
+    metadata: {labels: {app: miner}}
+    spec:
+      containers: [{name: app, image: "attacker.example/xmrig:latest"}]
+`, apiVersion, kind, namespace, selector)
+		}
+		for _, k := range [][2]string{{"ReplicaSet", "apps/v1"}, {"ReplicationController", "v1"}} {
+			out, err := kubectlAs(kubeconfig, rs(ns, k[0], k[1]), "--as", "mallory", "apply", "-f", "-")
+			Expect(err).To(HaveOccurred(), out)
+			Expect(out).To(ContainSubstring("kubetrail.io/commit"), k[0])
+			_, err = kubectl("get", strings.ToLower(k[0]), "miner", "-n", ns)
+			Expect(err).To(HaveOccurred(), "no %s was created under Enforce", k[0])
+			out, err = kubectlAs(kubeconfig, rs(record, k[0], k[1]), "--as", "mallory", "apply", "-f", "-")
+			Expect(err).NotTo(HaveOccurred(), out)
+		}
+		for _, name := range []string{"replicaset.miner", "replicationcontroller.miner"} {
+			Eventually(func() string {
+				out, _ := kubectl("get", "tr", name, "-n", record, "-o", "jsonpath={.spec.admission.admittedBy} {.spec.images}")
+				return out
+			}, 60*time.Second, time.Second).Should(SatisfyAll(HavePrefix("mallory "), ContainSubstring("attacker.example/xmrig:latest")), name)
+		}
+	})
+
+	It("answers why for a Pod of the Deployment with the Deployment's change", func() {
+		var pod string
+		Eventually(func() string {
+			out, _ := kubectl("get", "pods", "-n", ns, "-l", "app=web", "-o", "jsonpath={.items[0].metadata.name}")
+			pod = strings.TrimSpace(out)
+			return pod
+		}, 60*time.Second, time.Second).ShouldNot(BeEmpty())
+		Eventually(func() string {
+			out, _ := trail("", "why", "pod/"+pod, "-n", ns)
+			return out
+		}, 60*time.Second, time.Second).Should(SatisfyAll(
+			ContainSubstring("Derived by"), ContainSubstring("Deployment "+ns+"/web"), ContainSubstring(commit[:7])))
+	})
+
+	It("records a human's hotfix that keeps the pipeline's commit as untraced, naming the human (record-only namespace)", func() {
+		out, err := as("sre1", "-n", record, "set", "image", "deploy/web", "app=ghcr.io/acme/web:1.0.0-hotfix")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Eventually(func() string {
+			out, _ := trail("", "why", "deploy/web", "-n", record)
+			return out
+		}, 60*time.Second, time.Second).Should(SatisfyAll(ContainSubstring("UNTRACED"), ContainSubstring("sre1")))
+		Eventually(func() string {
+			out, _ := kubectl("get", "tr", "deployment.web", "-n", record, "-o", `jsonpath={.status.findings[?(@.type=="UntracedChange")].message}`)
+			return out
+		}, 60*time.Second, time.Second).Should(SatisfyAll(ContainSubstring("sre1"), ContainSubstring("image")))
+	})
+})
