@@ -370,6 +370,7 @@ func (r *TraceReconciler) afterWrite(ctx context.Context, s *recordState) {
 	case s.isDrifted():
 		state = stateDrifted
 	case s.untraced != nil:
+		// Admitted, but credited to no provenance: untraced.
 	case s.admitted && hasProvenance(s.prov):
 		state = stateTraced
 	}
@@ -445,7 +446,9 @@ func controlPlaneFields(kind string, obj map[string]interface{}) []string {
 }
 
 // reconcileHistory records the current admitted revision once, with the paths it
-// changed since the last traced revision, and moves the baseline to it.
+// changed since the last traced revision, and moves the baseline to it. A revision
+// whose provenance was not renewed (revision.Classify) is left to reconcileDrift,
+// which records it as untraced.
 func (r *TraceReconciler) reconcileHistory(ctx context.Context, s *recordState) (ctrl.Result, error) {
 	st := &s.rec.Status
 	if s.contentKnown {
