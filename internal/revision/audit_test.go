@@ -110,6 +110,23 @@ func TestAudit(t *testing.T) {
 			paths: []string{"/metadata/annotations/kubetrail.io~1commit"},
 			texts: []string{"(Enforce)", "admitted though Enforce denies it"},
 		},
+		"a signature required and missing": {
+			in: AuditInput{Facts: facts("ci", "sha256:1"), Object: object(pipelineAnnotations()),
+				Policies: []*policy.Compiled{compiled("signed", v1alpha1.TracePolicySpec{Mode: v1alpha1.ModeAudit, RequiredFields: []v1alpha1.ProvenanceField{v1alpha1.FieldSignature}})}},
+			paths: []string{"/metadata/annotations/kubetrail.io~1signature"},
+			texts: []string{"a signature by a trusted key is required"},
+		},
+		"a signature that does not verify": {
+			in: AuditInput{Facts: facts("ci", "sha256:1"),
+				Object:   object(map[string]string{provenance.CommitKey: commitA, provenance.SignatureKey: "bm90IGEgc2lnbmF0dXJl"}),
+				Policies: []*policy.Compiled{compiled("signed", v1alpha1.TracePolicySpec{Mode: v1alpha1.ModeAudit, Signing: &v1alpha1.Signing{Required: true}})}},
+			paths: []string{"/metadata/annotations/kubetrail.io~1signature"},
+		},
+		"a Secret's signature verdict stamped at admission stands": {
+			in: AuditInput{Facts: facts("ci", "sha256:1"), MetadataOnly: true,
+				Object:   object(map[string]string{provenance.CommitKey: commitA, provenance.SignatureKey: "bm90IGEgc2lnbmF0dXJl", provenance.VerifiedKey: "true"}),
+				Policies: []*policy.Compiled{compiled("signed", v1alpha1.TracePolicySpec{Mode: v1alpha1.ModeAudit, Signing: &v1alpha1.Signing{Required: true}})}},
+		},
 		"an exempt identity": {
 			in: AuditInput{Policies: []*policy.Compiled{exemptMallory}, Object: object(nil), Facts: facts("mallory", "sha256:1")},
 		},
