@@ -1,7 +1,8 @@
 package digest
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/kubetrail/kubetrail/internal/provenance"
@@ -65,19 +66,10 @@ var controllerLabels = map[string]bool{
 
 // ControllerOwnedAnnotations and ControllerOwnedLabels list the metadata keys the
 // control plane writes, which are not tracked content (for documentation and tests).
-func ControllerOwnedAnnotations() []string { return sortedKeys(controllerAnnotations) }
+func ControllerOwnedAnnotations() []string { return slices.Sorted(maps.Keys(controllerAnnotations)) }
 
 // ControllerOwnedLabels: see ControllerOwnedAnnotations.
-func ControllerOwnedLabels() []string { return sortedKeys(controllerLabels) }
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func ControllerOwnedLabels() []string { return slices.Sorted(maps.Keys(controllerLabels)) }
 
 // untracked reports whether key, in metadata's field ("labels" or "annotations"),
 // is left out of the tracked content.

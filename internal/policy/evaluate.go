@@ -84,7 +84,7 @@ var annotationsPath = field.NewPath("metadata", "annotations")
 // identities and controller-owned objects must be filtered out before; with no
 // policies, only formats are checked, and only as warnings.
 func Evaluate(ctx context.Context, policies []*Compiled, in Input) Decision {
-	ann := annotationsOf(in.Object)
+	ann := AnnotationsOf(in.Object)
 	var d Decision
 	raised := map[string]*Violation{}
 	var order []string
@@ -126,7 +126,7 @@ func Evaluate(ctx context.Context, policies []*Compiled, in Input) Decision {
 		d.Warnings = append(d.Warnings, "kubetrail: dry run of an unsigned object: judged as if a trusted key had signed it")
 	}
 
-	oldAnn := annotationsOf(in.OldObject)
+	oldAnn := AnnotationsOf(in.OldObject)
 	provenanceChanged := in.Create && hasAnyProvenance(ann) || !sameProvenance(ann, oldAnn)
 	breakGlass := strings.TrimSpace(ann[provenance.BreakGlassKey])
 	secrets := secretScan(ctx, in)
@@ -335,7 +335,8 @@ func requiredHint(f v1alpha1.ProvenanceField) string {
 	return fmt.Sprintf("add %s with %s; `kubectl trail stamp` does this in a pipeline", annotationKey(f), provenanceFields[f].what)
 }
 
-func annotationsOf(obj map[string]interface{}) map[string]string {
+// AnnotationsOf reads an unstructured object's string annotations (others are left out).
+func AnnotationsOf(obj map[string]interface{}) map[string]string {
 	md, _ := obj["metadata"].(map[string]interface{})
 	raw, _ := md["annotations"].(map[string]interface{})
 	out := make(map[string]string, len(raw))

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -68,7 +69,7 @@ func Validate(spec *v1alpha1.TracePolicySpec, fldPath *field.Path) field.ErrorLi
 		p := fldPath.Child("ignore").Index(i)
 		for j, k := range r.Kinds {
 			if !trackedKindNames[k] {
-				errs = append(errs, field.NotSupported(p.Child("kinds").Index(j), k, sortedKeys(trackedKindNames)))
+				errs = append(errs, field.NotSupported(p.Child("kinds").Index(j), k, slices.Sorted(maps.Keys(trackedKindNames))))
 			}
 		}
 		if len(r.Paths) == 0 {
@@ -140,7 +141,7 @@ var trackedKindNames, trackedGroups = func() (map[string]bool, map[string][]stri
 
 func validateResource(r v1alpha1.ResourceSelector, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	kinds := sortedKeys(trackedKindNames)
+	kinds := slices.Sorted(maps.Keys(trackedKindNames))
 	if r.Group != "*" {
 		gk, ok := trackedGroups[r.Group]
 		if !ok {
@@ -297,13 +298,4 @@ func validateAction(a v1alpha1.Action, p *field.Path) field.ErrorList {
 		return nil
 	}
 	return field.ErrorList{field.NotSupported(p, a, []v1alpha1.Action{v1alpha1.ActionDeny, v1alpha1.ActionWarn, v1alpha1.ActionIgnore})}
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

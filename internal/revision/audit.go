@@ -85,7 +85,7 @@ func Audit(ctx context.Context, in AuditInput) []v1alpha1.Finding {
 	if len(ps) == 0 {
 		return nil
 	}
-	ann := annotations(in.Object)
+	ann := policy.AnnotationsOf(in.Object)
 	pin := policy.Input{
 		Create:         in.Base == nil,
 		Identity:       id,
@@ -214,18 +214,6 @@ func previousAnnotations(p v1alpha1.Provenance, live map[string]string) map[stri
 	}
 	if sig := live[provenance.SignatureKey]; same && sig != "" {
 		out[provenance.SignatureKey] = sig
-	}
-	return out
-}
-
-func annotations(obj map[string]interface{}) map[string]string {
-	md, _ := obj["metadata"].(map[string]interface{})
-	raw, _ := md["annotations"].(map[string]interface{})
-	out := make(map[string]string, len(raw))
-	for k, v := range raw {
-		if s, ok := v.(string); ok {
-			out[k] = s
-		}
 	}
 	return out
 }
