@@ -22,6 +22,7 @@ import (
 
 	"github.com/kubetrail/kubetrail/api/v1alpha1"
 	"github.com/kubetrail/kubetrail/internal/findings"
+	"github.com/kubetrail/kubetrail/internal/policy"
 	"github.com/kubetrail/kubetrail/internal/rbacrisk"
 	"github.com/kubetrail/kubetrail/internal/workload"
 )
@@ -38,33 +39,37 @@ var dependentKinds = []struct{ group, version, kind string }{
 	{"", "v1", "Pod"},
 }
 
-// broadGroups are system groups whose members are not the control plane but every
-// service account or every user: a risky grant to them is the worst kind, never skipped.
-var broadGroups = map[string]bool{
-	rbacrisk.GroupAllServiceAccounts: true,
-	rbacrisk.GroupAuthenticated:      true,
-	"system:unauthenticated":         true,
+// controlPlaneSubjects are the exact identities whose grants are the cluster's own:
+// kube-controller-manager's, the scheduler's, kube-proxy's and the apiserver's users,
+// kube-controller-manager's controllers' service accounts, and system:masters (whose
+// members hold every permission whatever is bound to them). Exact names only: a
+// system:* prefix or all of kube-system is something an RBAC writer can choose
+// (a binding to system:nodes makes every kubelet cluster-admin, one to
+// system:bootstrappers every bootstrap token), and every such grant is recorded.
+var controlPlaneSubjects = func() map[rbacrisk.Subject]bool {
+	m := map[rbacrisk.Subject]bool{{Kind: rbacrisk.KindGroup, Name: "system:masters"}: true}
+	for _, u := range policy.SystemUsernames() {
+		if ns, name, ok := serviceAccountOf(u); ok {
+			m[rbacrisk.Subject{Kind: rbacrisk.KindServiceAccount, Namespace: ns, Name: name}] = true
+			continue
+		}
+		m[rbacrisk.Subject{Kind: rbacrisk.KindUser, Name: u}] = true
+	}
+	return m
+}()
+
+// serviceAccountOf splits "system:serviceaccount:<ns>:<name>".
+func serviceAccountOf(username string) (ns, name string, ok bool) {
+	rest, ok := strings.CutPrefix(username, "system:serviceaccount:")
+	if !ok {
+		return "", "", false
+	}
+	return strings.Cut(rest, ":")
 }
 
-// systemSubject reports whether s is part of the control plane, whose grants are the
-// cluster's own: system:* users and groups (except the groups of every service account
-// or user, and anonymous) and kube-system's service accounts.
+// systemSubject reports whether s is one of the control plane's exact identities.
 func systemSubject(s rbacrisk.Subject) bool {
-	switch s.Kind {
-	case rbacrisk.KindServiceAccount:
-		return s.Namespace == "kube-system"
-	case rbacrisk.KindGroup:
-		if broadGroups[s.Name] {
-			return false
-		}
-		if ns, ok := strings.CutPrefix(s.Name, rbacrisk.GroupAllServiceAccounts+":"); ok {
-			return ns == "kube-system"
-		}
-		return strings.HasPrefix(s.Name, "system:")
-	case rbacrisk.KindUser:
-		return strings.HasPrefix(s.Name, "system:") && s.Name != "system:anonymous"
-	}
-	return false
+	return controlPlaneSubjects[rbacrisk.Subject{Kind: s.Kind, Namespace: s.Namespace, Name: s.Name}]
 }
 
 // severe keeps the Critical and High risks.
@@ -147,12 +152,14 @@ func (r *TraceReconciler) rbacSnapshot(ctx context.Context, kind, namespace stri
 // reconcileRBAC records the risky permissions an RBAC object hands out. A binding's
 // record gets one RBACEscalation finding per subject it grants a Critical or High risk;
 // a ClusterRole that feeds aggregated ClusterRoles gets one per subject bound to them
-// that holds a risk through it. Control-plane subjects and objects named system:* are
-// left out. Workloads are not watched for this: the dependents of a finding are
+// that holds a risk through it. The control plane's exact identities and the bootstrap
+// RBAC objects (by their kubernetes.io/bootstrapping label) are left out. Workloads are not watched for this: the dependents of a finding are
 // refreshed on the binding's next reconcile (any change, or the cache's resync).
 func (r *TraceReconciler) reconcileRBAC(ctx context.Context, s *recordState) (ctrl.Result, error) {
 	kind := r.Kind.GVK.Kind
-	if r.Kind.GVK.Group != rbacGroup || strings.HasPrefix(s.live.obj.GetName(), "system:") {
+	// The bootstrap roles and bindings are recognised by their label, never by a
+	// system: name, which anyone who may write RBAC can choose.
+	if r.Kind.GVK.Group != rbacGroup || s.live.obj.GetLabels()["kubernetes.io/bootstrapping"] == "rbac-defaults" {
 		return ctrl.Result{}, nil
 	}
 	if kind != "RoleBinding" && kind != "ClusterRoleBinding" && kind != "ClusterRole" {

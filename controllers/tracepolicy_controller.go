@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -22,6 +23,7 @@ import (
 	"github.com/kubetrail/kubetrail/internal/clusterpolicy"
 	"github.com/kubetrail/kubetrail/internal/policy"
 	"github.com/kubetrail/kubetrail/internal/signing"
+	"github.com/kubetrail/kubetrail/internal/tracked"
 )
 
 // EnforceWebhookName is the validating webhook on tracked objects whose failurePolicy
@@ -31,6 +33,12 @@ const EnforceWebhookName = "enforce.kubetrail.io"
 // ConditionReady is True on a TracePolicy whose keys, selectors and windows are all
 // usable (normal-true polarity).
 const ConditionReady = "Ready"
+
+// ConditionCoverageGap is True on a TracePolicy that leaves open something its
+// author may believe it closes (abnormal-true polarity, like Stalled): cluster-scoped
+// RBAC under a namespace selector, a trusted ServiceAccount its editors can borrow.
+// The message names each field and what to do (internal/policy.CoverageGaps).
+const ConditionCoverageGap = "CoverageGap"
 
 // TracePolicyReconciler reports whether each TracePolicy is usable, and makes the
 // validating webhook fail closed exactly while some policy enforces: a cluster with no
@@ -73,6 +81,7 @@ func (r *TracePolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 func (r *TracePolicyReconciler) setReady(ctx context.Context, tp *v1alpha1.TracePolicy, c *policy.Compiled) error {
 	base := tp.DeepCopy()
 	meta.SetStatusCondition(&tp.Status.Conditions, readyCondition(tp, c))
+	meta.SetStatusCondition(&tp.Status.Conditions, coverageCondition(tp, policy.CoverageGaps(c, r.namespaceLabels(ctx), clusterScopedKinds())))
 	tp.Status.ObservedGeneration = tp.Generation
 	return r.Status().Patch(ctx, tp, client.MergeFrom(base))
 }
@@ -96,6 +105,54 @@ func readyCondition(tp *v1alpha1.TracePolicy, c *policy.Compiled) metav1.Conditi
 		cond.Message += ": " + strings.Join(ids, ", ")
 	}
 	return cond
+}
+
+// coverageCondition reports the policy's coverage gaps.
+func coverageCondition(tp *v1alpha1.TracePolicy, gaps []string) metav1.Condition {
+	if len(gaps) == 0 {
+		return metav1.Condition{Type: ConditionCoverageGap, Status: metav1.ConditionFalse, Reason: "NoGap",
+			Message: "no known gap in what this policy governs", ObservedGeneration: tp.Generation}
+	}
+	return metav1.Condition{Type: ConditionCoverageGap, Status: metav1.ConditionTrue, Reason: "GapsFound",
+		Message: strings.Join(gaps, "; "), ObservedGeneration: tp.Generation}
+}
+
+// namespaceLabels reads namespaces' labels from the cache (metadata only).
+func (r *TracePolicyReconciler) namespaceLabels(ctx context.Context) policy.NamespaceLabels {
+	return func(name string) (map[string]string, bool) {
+		var ns metav1.PartialObjectMetadata
+		ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+		if err := r.Get(ctx, types.NamespacedName{Name: name}, &ns); err != nil {
+			return nil, false
+		}
+		return ns.Labels, true
+	}
+}
+
+// clusterScopedKinds are the tracked kinds without a namespace.
+func clusterScopedKinds() []schema.GroupKind {
+	var out []schema.GroupKind
+	for _, k := range tracked.Default {
+		if !k.Namespaced {
+			out = append(out, k.GVK.GroupKind())
+		}
+	}
+	return out
+}
+
+// policiesSelectingNamespace maps a Namespace's event to every policy: a relabelled
+// namespace can open or close a coverage gap of any of them.
+func (r *TracePolicyReconciler) policiesSelectingNamespace(ctx context.Context, _ client.Object) []reconcile.Request {
+	all, err := r.Policies.All(ctx)
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "Listing TracePolicies for a Namespace event")
+		return nil
+	}
+	out := make([]reconcile.Request, len(all))
+	for i, p := range all {
+		out[i] = reconcile.Request{NamespacedName: types.NamespacedName{Name: p.Name}}
+	}
+	return out
 }
 
 func (r *TracePolicyReconciler) syncFailurePolicy(ctx context.Context, all []*policy.Compiled) error {
@@ -139,6 +196,7 @@ func (r *TracePolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.TracePolicy{}).
 		Watches(secretMetadata(), handler.EnqueueRequestsFromMapFunc(r.policiesReadingSecret)).
+		Watches(namespaceMetadata(), handler.EnqueueRequestsFromMapFunc(r.policiesSelectingNamespace)).
 		Named("tracepolicy").
 		Complete(r)
 }
@@ -192,4 +250,10 @@ func (w keySecretWatch) Start(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	return nil
+}
+
+func namespaceMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	return m
 }

@@ -2,12 +2,13 @@ package webhooks
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"github.com/kubetrail/kubetrail/internal/clusterpolicy"
 	"net/http"
 	"strings"
 	"time"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -16,9 +17,11 @@ import (
 
 	"github.com/kubetrail/kubetrail/api/v1alpha1"
 	"github.com/kubetrail/kubetrail/internal/admissionfacts"
+	"github.com/kubetrail/kubetrail/internal/clusterpolicy"
 	"github.com/kubetrail/kubetrail/internal/policy"
 	"github.com/kubetrail/kubetrail/internal/provenance"
 	"github.com/kubetrail/kubetrail/internal/signing"
+	"github.com/kubetrail/kubetrail/internal/tracked"
 )
 
 // Enforcer is the validating webhook: it applies the TracePolicies that select the
@@ -33,6 +36,9 @@ var _ admission.Handler = &Enforcer{}
 
 // Handle implements admission.Handler.
 func (e *Enforcer) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.SubResource != "" {
+		return e.handleSubresource(ctx, req)
+	}
 	r, ok, err := decodeTracked(req, now(e.Now))
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
@@ -40,26 +46,11 @@ func (e *Enforcer) Handle(ctx context.Context, req admission.Request) admission.
 	if !ok {
 		return admission.Allowed("")
 	}
-	// The control plane is never blocked, and what its controllers derive from traced
-	// objects passes with it: the reconciler resolves their provenance through the
-	// owner. An ownerReference alone exempts nothing: anyone who may write an object can
-	// set one (internal/tracked.DerivedBy).
-	if policy.IsSystem(r.Identity) {
-		admissionDecisions.WithLabelValues(r.Kind.GVK.Kind, "exempt").Inc()
-		return admission.Allowed("")
-	}
-	policies, err := e.Policies.Selecting(ctx, r.Kind.GVK.Group, r.Kind.GVK.Kind, req.Namespace)
+	policies, applicable, exempt, err := e.policiesFor(ctx, r)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	var applicable []*policy.Compiled
-	for _, p := range policies {
-		if !policy.MatchesAny(p.Spec.Exempt, r.Identity) {
-			applicable = append(applicable, p)
-		}
-	}
-	if len(policies) > 0 && len(applicable) == 0 {
-		admissionDecisions.WithLabelValues(r.Kind.GVK.Kind, "exempt").Inc()
+	if exempt {
 		return admission.Allowed("")
 	}
 
@@ -103,6 +94,103 @@ func (e *Enforcer) Handle(ctx context.Context, req admission.Request) admission.
 			"is written only by kubetrail's admission webhook; remove it from the manifest (was the mutating webhook bypassed?)")}, nil)
 	}
 
+	return respond(ctx, r, d, applicable)
+}
+
+// policiesFor returns the policies selecting r's object and those of them that apply
+// to its submitter; exempt is true (and counted) when none is to be applied to it.
+func (e *Enforcer) policiesFor(ctx context.Context, r *trackedRequest) (policies, applicable []*policy.Compiled, exempt bool, err error) {
+	// The control plane is never blocked, and what its controllers derive from traced
+	// objects passes with it: the reconciler resolves their provenance through the
+	// owner. An ownerReference alone exempts nothing: anyone who may write an object can
+	// set one (internal/tracked.DerivedBy).
+	if policy.IsSystem(r.Identity) {
+		admissionDecisions.WithLabelValues(r.Kind.GVK.Kind, "exempt").Inc()
+		return nil, nil, true, nil
+	}
+	policies, err = e.Policies.Selecting(ctx, r.Kind.GVK.Group, r.Kind.GVK.Kind, r.Namespace)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	for _, p := range policies {
+		if !policy.MatchesAny(p.Spec.Exempt, r.Identity) {
+			applicable = append(applicable, p)
+		}
+	}
+	if len(policies) > 0 && len(applicable) == 0 {
+		admissionDecisions.WithLabelValues(r.Kind.GVK.Kind, "exempt").Inc()
+		return policies, nil, true, nil
+	}
+	return policies, applicable, false, nil
+}
+
+// handleSubresource judges an update through a subresource that changes what runs
+// (internal/tracked lists them per kind). The stamper never sees these requests: the
+// apiserver keeps only the subresource's fields, so no fact or provenance can come
+// with them and there is nothing to check for forgery. They are judged by who sent
+// them, and the reconciler records the result as an untraced revision naming the
+// submitter and its field manager.
+func (e *Enforcer) handleSubresource(ctx context.Context, req admission.Request) admission.Response {
+	kind, ok := tracked.LookupResource(req.Resource.Group, req.Resource.Resource)
+	if !ok || !kind.HasSubresource(req.SubResource) || req.Operation != admissionv1.Update {
+		return admission.Allowed("")
+	}
+	r := &trackedRequest{Request: req, Kind: kind, Now: now(e.Now),
+		Identity: policy.Identity{Username: req.UserInfo.Username, Groups: req.UserInfo.Groups}}
+	var err error
+	if r.Object, err = decodeObject(req.Object.Raw); err != nil {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding object: %w", err))
+	}
+	if r.Old, err = decodeObject(req.OldObject.Raw); err != nil {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding oldObject: %w", err))
+	}
+	policies, applicable, exempt, err := e.policiesFor(ctx, r)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	if exempt || len(policies) == 0 {
+		return admission.Allowed("")
+	}
+	var d policy.Decision
+	if req.SubResource == tracked.SubresourceScale {
+		// The objects are autoscaling/v1 Scales, not the workload.
+		d, err = policy.EvaluateScale(applicable, policy.ScaleInput{Kind: kind.GVK.Kind, Name: req.Name, Identity: r.Identity,
+			OldReplicas: replicasOf(r.Old), Replicas: replicasOf(r.Object)})
+	} else {
+		// A Pod subresource (ephemeralcontainers, resize): the objects are the Pod as
+		// stored before and after, so the change is judged as one through the Pod with
+		// the provenance it already had, which this change did not renew.
+		var plan admissionfacts.Plan
+		plan, err = admissionfacts.Decide(admissionfacts.Request{Object: r.Object, OldObject: r.Old, Username: r.Identity.Username,
+			Now: r.Now, Ignore: policy.IgnorePaths(policies, kind.GVK.Kind)})
+		d = policy.Evaluate(ctx, applicable, policy.Input{Identity: r.Identity, Object: r.Object, OldObject: r.Old,
+			ContentChanged: plan.ContentChanged, Now: r.Now})
+	}
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	return respond(ctx, r, d, applicable)
+}
+
+// replicasOf reads spec.replicas of a decoded Scale (0 when absent, as the apiserver
+// defaults it).
+func replicasOf(obj map[string]interface{}) int64 {
+	spec, _ := obj["spec"].(map[string]interface{})
+	switch n := spec["replicas"].(type) {
+	case int64:
+		return n
+	case float64:
+		return int64(n)
+	case json.Number:
+		i, _ := n.Int64()
+		return i
+	}
+	return 0
+}
+
+// respond turns a decision into the admission response: denied with every violation's
+// field, or admitted with warnings, and counted.
+func respond(ctx context.Context, r *trackedRequest, d policy.Decision, applicable []*policy.Compiled) admission.Response {
 	var warnings []string
 	for _, v := range d.Warned {
 		warnings = append(warnings, "kubetrail: "+v.String())
@@ -124,8 +212,8 @@ func (e *Enforcer) Handle(ctx context.Context, req admission.Request) admission.
 			names = append(names, v.Policies...)
 		}
 		admissionDecisions.WithLabelValues(r.Kind.GVK.Kind, "denied").Inc()
-		logf.FromContext(ctx).Info("Denied untraceable change", "kind", r.Kind.GVK.Kind, "namespace", req.Namespace,
-			"name", req.Name, "user", r.Identity.Username, "violations", len(errs))
+		logf.FromContext(ctx).Info("Denied untraceable change", "kind", r.Kind.GVK.Kind, "subresource", r.SubResource,
+			"namespace", r.Namespace, "name", r.Name, "user", r.Identity.Username, "violations", len(errs))
 		return deny(r, errs, uniq(names)).WithWarnings(warnings...)
 	}
 	result := "allowed"

@@ -48,45 +48,64 @@ func manifestWebhooks(t *testing.T) (mutating []admissionregistrationv1.Mutating
 	return mutating, validating
 }
 
-func ruleResources(t *testing.T, name string, rules []admissionregistrationv1.RuleWithOperations) []string {
+// ruleResources lists the group/resource pairs the rules send, resources and
+// subresources apart. Resources must be sent on CREATE and UPDATE; subresources (whose
+// requests are all updates) on UPDATE.
+func ruleResources(t *testing.T, name string, rules []admissionregistrationv1.RuleWithOperations) (resources, subresources []string) {
 	t.Helper()
-	var out []string
 	for _, r := range rules {
 		ops := map[admissionregistrationv1.OperationType]bool{}
 		for _, op := range r.Operations {
 			ops[op] = true
 		}
-		if !ops[admissionregistrationv1.Create] || !ops[admissionregistrationv1.Update] {
-			t.Errorf("%s: rule %v must cover CREATE and UPDATE", name, r.Resources)
-		}
 		for _, g := range r.APIGroups {
 			for _, res := range r.Resources {
-				out = append(out, g+"/"+res)
+				if strings.Contains(res, "/") {
+					if !ops[admissionregistrationv1.Update] {
+						t.Errorf("%s: rule %v must cover UPDATE", name, r.Resources)
+					}
+					subresources = append(subresources, g+"/"+res)
+					continue
+				}
+				if !ops[admissionregistrationv1.Create] || !ops[admissionregistrationv1.Update] {
+					t.Errorf("%s: rule %v must cover CREATE and UPDATE", name, r.Resources)
+				}
+				resources = append(resources, g+"/"+res)
 			}
 		}
 	}
-	sort.Strings(out)
-	return out
+	sort.Strings(resources)
+	sort.Strings(subresources)
+	return resources, subresources
 }
 
-func trackedResources() []string {
-	var out []string
+func trackedResources() (resources, subresources []string) {
 	for _, k := range tracked.Default {
-		out = append(out, k.GVK.Group+"/"+k.Resource)
+		resources = append(resources, k.GVK.Group+"/"+k.Resource)
+		for _, sub := range k.Subresources {
+			subresources = append(subresources, k.GVK.Group+"/"+k.Resource+"/"+sub)
+		}
 	}
-	sort.Strings(out)
-	return out
+	sort.Strings(resources)
+	sort.Strings(subresources)
+	return resources, subresources
 }
 
 func TestManifestsCoverEveryTrackedKind(t *testing.T) {
 	mutating, validating := manifestWebhooks(t)
-	want := strings.Join(trackedResources(), " ")
+	resources, subresources := trackedResources()
+	want, wantSub := strings.Join(resources, " "), strings.Join(subresources, " ")
 	found := 0
 	for _, w := range mutating {
 		if w.Name == "stamp.kubetrail.io" {
 			found++
-			if got := strings.Join(ruleResources(t, w.Name, w.Rules), " "); got != want {
+			got, gotSub := ruleResources(t, w.Name, w.Rules)
+			if strings.Join(got, " ") != want {
 				t.Errorf("%s sends %s, internal/tracked lists %s", w.Name, got, want)
+			}
+			// The apiserver keeps only a subresource's own fields: a stamp would be lost.
+			if len(gotSub) > 0 {
+				t.Errorf("%s sends subresources %v, which it cannot stamp", w.Name, gotSub)
 			}
 			if w.ReinvocationPolicy == nil || *w.ReinvocationPolicy != admissionregistrationv1.IfNeededReinvocationPolicy {
 				t.Errorf("%s must be reinvoked after later mutating webhooks (reinvocationPolicy: IfNeeded)", w.Name)
@@ -103,8 +122,12 @@ func TestManifestsCoverEveryTrackedKind(t *testing.T) {
 			continue
 		}
 		found++
-		if got := strings.Join(ruleResources(t, w.Name, w.Rules), " "); got != want {
+		got, gotSub := ruleResources(t, w.Name, w.Rules)
+		if strings.Join(got, " ") != want {
 			t.Errorf("%s sends %s, internal/tracked lists %s", w.Name, got, want)
+		}
+		if strings.Join(gotSub, " ") != wantSub {
+			t.Errorf("%s sends subresources %s, internal/tracked governs %s", w.Name, gotSub, wantSub)
 		}
 		for _, c := range w.MatchConditions {
 			if strings.Contains(c.Expression, "ownerReferences") {

@@ -137,23 +137,7 @@ func (c *Compiled) Selects(group, kind string, namespaced bool, nsLabels map[str
 	if !namespaced && c.Spec.NamespaceSelector != nil {
 		return false
 	}
-	if len(c.Spec.Resources) == 0 {
-		return true
-	}
-	for _, r := range c.Spec.Resources {
-		if r.Group != "*" && r.Group != group {
-			continue
-		}
-		if len(r.Kinds) == 0 {
-			return true
-		}
-		for _, k := range r.Kinds {
-			if k == kind || k == "*" {
-				return true
-			}
-		}
-	}
-	return false
+	return c.selectsKind(group, kind)
 }
 
 // IgnorePaths returns the JSON pointers the policies ignore for kind.

@@ -14,7 +14,24 @@ type Kind struct {
 	Namespaced bool
 	// ShortNames are kubectl's abbreviations (deploy, rs, cm), which the CLI accepts.
 	ShortNames []string
+	// Subresources are the subresources through which an update changes what runs
+	// (kubectl scale, kubectl debug, in-place resize). The validating webhook judges
+	// them by who sent them: a subresource request carries no provenance.
+	Subresources []string
 }
+
+// with returns k with the subresources that change what it runs.
+func (k Kind) with(subresources ...string) Kind {
+	k.Subresources = subresources
+	return k
+}
+
+// Subresource names governed by the validating webhook.
+const (
+	SubresourceScale               = "scale"
+	SubresourceEphemeralContainers = "ephemeralcontainers"
+	SubresourceResize              = "resize"
+)
 
 func kind(group, version, name, resource string, namespaced bool, short ...string) Kind {
 	return Kind{GVK: schema.GroupVersionKind{Group: group, Version: version, Kind: name}, Resource: resource, Namespaced: namespaced, ShortNames: short}
@@ -28,16 +45,16 @@ func (k Kind) GVR() schema.GroupVersionResource {
 // Default are the kinds traced out of the box. Secrets are traced by metadata only: their
 // values are never read into a digest, a record or a log.
 var Default = []Kind{
-	kind("apps", "v1", "Deployment", "deployments", true, "deploy"),
-	kind("apps", "v1", "StatefulSet", "statefulsets", true, "sts"),
+	kind("apps", "v1", "Deployment", "deployments", true, "deploy").with(SubresourceScale),
+	kind("apps", "v1", "StatefulSet", "statefulsets", true, "sts").with(SubresourceScale),
 	kind("apps", "v1", "DaemonSet", "daemonsets", true, "ds"),
 	// ReplicaSets and ReplicationControllers run Pods as surely as Deployments do; the
 	// built-in edit role creates both, so leaving them out left a way to run anything.
-	kind("apps", "v1", "ReplicaSet", "replicasets", true, "rs"),
-	kind("", "v1", "ReplicationController", "replicationcontrollers", true, "rc"),
+	kind("apps", "v1", "ReplicaSet", "replicasets", true, "rs").with(SubresourceScale),
+	kind("", "v1", "ReplicationController", "replicationcontrollers", true, "rc").with(SubresourceScale),
 	kind("batch", "v1", "Job", "jobs", true),
 	kind("batch", "v1", "CronJob", "cronjobs", true, "cj"),
-	kind("", "v1", "Pod", "pods", true, "po"),
+	kind("", "v1", "Pod", "pods", true, "po").with(SubresourceEphemeralContainers, SubresourceResize),
 	kind("", "v1", "Service", "services", true, "svc"),
 	kind("", "v1", "ConfigMap", "configmaps", true, "cm"),
 	kind("", "v1", "Secret", "secrets", true),
@@ -48,6 +65,16 @@ var Default = []Kind{
 	kind("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true, "rb"),
 	kind("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false, "cr"),
 	kind("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false, "crb"),
+}
+
+// HasSubresource reports whether updates through sub are governed for k.
+func (k Kind) HasSubresource(sub string) bool {
+	for _, s := range k.Subresources {
+		if s == sub {
+			return true
+		}
+	}
+	return false
 }
 
 // Lookup finds a tracked kind by group and kind (any version).

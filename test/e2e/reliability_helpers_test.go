@@ -263,7 +263,7 @@ func createTraced(ctx context.Context, cl client.Client, o tracedObject) *unstru
 
 // change writes revision i of o with a merge patch (no resourceVersion: concurrent
 // writers and kube-controller-manager never conflict) and returns what was stored.
-func change(ctx context.Context, cl client.Client, o tracedObject, i int, writer, fieldOwner string) (*unstructured.Unstructured, error) {
+func change(ctx context.Context, cl client.Client, o tracedObject, i int, writer, fieldOwner string, opts ...client.PatchOption) (*unstructured.Unstructured, error) {
 	body := content(o, i, writer)
 	body["metadata"] = map[string]interface{}{"annotations": relProvenance(o, i, writer)}
 	raw, err := json.Marshal(body)
@@ -277,7 +277,7 @@ func change(ctx context.Context, cl client.Client, o tracedObject, i int, writer
 	err = retry.OnError(retry.DefaultBackoff, func(err error) bool {
 		return apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err) || apierrors.IsInternalError(err)
 	}, func() error {
-		return cl.Patch(ctx, u, client.RawPatch(types.MergePatchType, raw), client.FieldOwner(fieldOwner))
+		return cl.Patch(ctx, u, client.RawPatch(types.MergePatchType, raw), append(opts, client.FieldOwner(fieldOwner))...)
 	})
 	return u, err
 }
