@@ -28,6 +28,7 @@ import (
 	"github.com/kubetrail/kubetrail/controllers"
 	"github.com/kubetrail/kubetrail/internal/clusterpolicy"
 	"github.com/kubetrail/kubetrail/internal/secretscan"
+	"github.com/kubetrail/kubetrail/internal/tracked"
 	"github.com/kubetrail/kubetrail/webhooks"
 )
 
@@ -63,6 +64,7 @@ type options struct {
 	kubeAPIQPS                         float64
 	kubeAPIBurst                       int
 	maxConcurrentReconciles            int
+	trackedKinds                       stringList
 }
 
 func main() {
@@ -82,6 +84,7 @@ func main() {
 	flag.Var(&o.managerUsernames, "manager-username", "Identity allowed to write TraceRecords (repeatable). Default: the identity this manager authenticates as.")
 	flag.BoolVar(&o.enableWebhooks, "enable-webhooks", true, "Serve the admission webhooks.")
 	flag.BoolVar(&o.enableControllers, "enable-controllers", true, "Run the reconcilers.")
+	flag.Var(&o.trackedKinds, "tracked-kinds", "Kinds to trace, named as kubectl does (deployments, cm, clusterrolebindings.rbac.authorization.k8s.io); comma-separated or repeated. Default: every kind of the built-in table. Requests for other kinds pass both webhooks untouched and get no record: remove them from config/webhook/manifests.yaml too, or they still cost a webhook round trip.")
 	flag.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "Objects of one tracked kind reconciled at once.")
 	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address a net/http/pprof endpoint binds to for profiling (e.g. 127.0.0.1:8082); empty disables it.")
 	// A cold start writes one record per tracked object: 10,000 objects in under a
@@ -106,6 +109,10 @@ func run(ctx context.Context, o options) error {
 	if o.historyLimit < 1 {
 		return fmt.Errorf("--history-limit must be at least 1, got %d", o.historyLimit)
 	}
+	kinds, err := tracked.Select(o.trackedKinds)
+	if err != nil {
+		return err
+	}
 	cfg := ctrl.GetConfigOrDie()
 	cfg.QPS, cfg.Burst = float32(o.kubeAPIQPS), o.kubeAPIBurst
 	if len(o.managerUsernames) == 0 {
@@ -115,7 +122,7 @@ func run(ctx context.Context, o options) error {
 		}
 		o.managerUsernames = stringList{user}
 	}
-	setupLog.Info("Starting kubetrail", "identity", o.managerUsernames, "historyLimit", o.historyLimit)
+	setupLog.Info("Starting kubetrail", "identity", o.managerUsernames, "historyLimit", o.historyLimit, "trackedKinds", len(kinds))
 
 	// Secret rules are compiled once at start, so a broken rule set fails here rather
 	// than silently finding nothing.
@@ -181,6 +188,7 @@ func run(ctx context.Context, o options) error {
 			RecordNamespace:         o.namespace,
 			Policies:                policies,
 			MaxConcurrentReconciles: o.maxConcurrentReconciles,
+			Kinds:                   kinds,
 		}); err != nil {
 			return fmt.Errorf("setting up the reconcilers: %w", err)
 		}
@@ -200,8 +208,8 @@ func run(ctx context.Context, o options) error {
 			}
 		}
 		handlers := webhooks.Handlers{
-			Stamper:     &webhooks.Stamper{Policies: policies},
-			Enforcer:    &webhooks.Enforcer{Policies: policies},
+			Stamper:     &webhooks.Stamper{Policies: policies, Kinds: kinds},
+			Enforcer:    &webhooks.Enforcer{Policies: policies, Kinds: kinds},
 			RecordGuard: &webhooks.RecordGuard{ManagerUsernames: o.managerUsernames},
 		}
 		// Handlers are registered once the certificate exists, so the server never

@@ -28,6 +28,9 @@ import (
 // object and denies, warns or admits.
 type Enforcer struct {
 	Policies *clusterpolicy.Source
+	// Kinds are the kinds judged (--tracked-kinds); all of internal/tracked when nil.
+	// Requests for others are admitted untouched.
+	Kinds tracked.Set
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -39,7 +42,7 @@ func (e *Enforcer) Handle(ctx context.Context, req admission.Request) admission.
 	if req.SubResource != "" {
 		return e.handleSubresource(ctx, req)
 	}
-	r, ok, err := decodeTracked(req, now(e.Now))
+	r, ok, err := decodeTracked(req, e.Kinds, now(e.Now))
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
@@ -131,7 +134,7 @@ func (e *Enforcer) policiesFor(ctx context.Context, r *trackedRequest) (policies
 // them, and the reconciler records the result as an untraced revision naming the
 // submitter and its field manager.
 func (e *Enforcer) handleSubresource(ctx context.Context, req admission.Request) admission.Response {
-	kind, ok := tracked.LookupResource(req.Resource.Group, req.Resource.Resource)
+	kind, ok := kindsOrDefault(e.Kinds).LookupResource(req.Resource.Group, req.Resource.Resource)
 	if !ok || !kind.HasSubresource(req.SubResource) || req.Operation != admissionv1.Update {
 		return admission.Allowed("")
 	}
@@ -148,7 +151,15 @@ func (e *Enforcer) handleSubresource(ctx context.Context, req admission.Request)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	if exempt || len(policies) == 0 {
+	if exempt {
+		return admission.Allowed("")
+	}
+	// The record will name the field manager (kubectl-scale), not the user: the
+	// apiserver keeps no annotation a subresource request carries, so who sent it is
+	// known here only, and logged.
+	logf.FromContext(ctx).Info("Change through a subresource", "kind", kind.GVK.Kind, "subresource", req.SubResource,
+		"namespace", req.Namespace, "name", req.Name, "user", r.Identity.Username, "policies", len(applicable))
+	if len(policies) == 0 {
 		return admission.Allowed("")
 	}
 	var d policy.Decision

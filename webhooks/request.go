@@ -28,14 +28,14 @@ type trackedRequest struct {
 
 // decodeTracked decodes a create or update of a tracked kind. ok is false for requests
 // the handlers let through untouched (other operations, subresources, untracked kinds).
-func decodeTracked(req admission.Request, now time.Time) (*trackedRequest, bool, error) {
+func decodeTracked(req admission.Request, kinds tracked.Set, now time.Time) (*trackedRequest, bool, error) {
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return nil, false, nil
 	}
 	if req.SubResource != "" {
 		return nil, false, nil
 	}
-	kind, ok := tracked.LookupResource(req.Resource.Group, req.Resource.Resource)
+	kind, ok := kindsOrDefault(kinds).LookupResource(req.Resource.Group, req.Resource.Resource)
 	if !ok {
 		return nil, false, nil
 	}
@@ -55,6 +55,14 @@ func decodeTracked(req admission.Request, now time.Time) (*trackedRequest, bool,
 		}
 	}
 	return r, true, nil
+}
+
+// kindsOrDefault is the handlers' configured kinds, all of the table when unset.
+func kindsOrDefault(kinds tracked.Set) tracked.Set {
+	if kinds == nil {
+		return tracked.Default
+	}
+	return kinds
 }
 
 func decodeObject(raw []byte) (map[string]interface{}, error) {

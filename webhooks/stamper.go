@@ -17,6 +17,7 @@ import (
 	"github.com/kubetrail/kubetrail/internal/policy"
 	"github.com/kubetrail/kubetrail/internal/provenance"
 	"github.com/kubetrail/kubetrail/internal/signing"
+	"github.com/kubetrail/kubetrail/internal/tracked"
 )
 
 // Stamper is the mutating webhook: it writes the admission facts (who, when, digest,
@@ -24,6 +25,9 @@ import (
 // client to write them itself.
 type Stamper struct {
 	Policies *clusterpolicy.Source
+	// Kinds are the kinds stamped (--tracked-kinds); all of internal/tracked when nil.
+	// Requests for others pass untouched.
+	Kinds tracked.Set
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -41,7 +45,7 @@ var _ admission.Handler = &Stamper{}
 // or a passing cache error, block every update of every tracked object, the control
 // plane's included (H5).
 func (s *Stamper) Handle(ctx context.Context, req admission.Request) admission.Response {
-	r, ok, err := decodeTracked(req, now(s.Now))
+	r, ok, err := decodeTracked(req, s.Kinds, now(s.Now))
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -26,16 +25,11 @@ type targetKind struct {
 // the kind (any case), its singular or plural resource name, a short name, each
 // optionally followed by ".<group>" (deployments.apps).
 func lookupTrackedKind(arg string) (targetKind, bool) {
-	name, group, hasGroup := strings.Cut(strings.ToLower(arg), ".")
-	for _, k := range tracked.Default {
-		if hasGroup && k.GVK.Group != group && !(group == "core" && k.GVK.Group == "") {
-			continue
-		}
-		if name == strings.ToLower(k.GVK.Kind) || name == k.Resource || slices.Contains(k.ShortNames, name) {
-			return targetKind{GVR: k.GVR(), Kind: k.GVK.Kind, Namespaced: k.Namespaced, Tracked: true}, true
-		}
+	k, ok := tracked.Default.Find(arg)
+	if !ok {
+		return targetKind{}, false
 	}
-	return targetKind{}, false
+	return targetKind{GVR: k.GVR(), Kind: k.GVK.Kind, Namespaced: k.Namespaced, Tracked: true}, true
 }
 
 // resolveKind resolves KIND: the tracked kinds first, then whatever the API server's

@@ -4,6 +4,10 @@
 package tracked
 
 import (
+	"fmt"
+	"slices"
+	"strings"
+
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -42,9 +46,13 @@ func (k Kind) GVR() schema.GroupVersionResource {
 	return k.GVK.GroupVersion().WithResource(k.Resource)
 }
 
+// Set is a list of tracked kinds: Default, or the part of it a manager is configured
+// to trace (--tracked-kinds).
+type Set []Kind
+
 // Default are the kinds traced out of the box. Secrets are traced by metadata only: their
 // values are never read into a digest, a record or a log.
-var Default = []Kind{
+var Default = Set{
 	kind("apps", "v1", "Deployment", "deployments", true, "deploy").with(SubresourceScale),
 	kind("apps", "v1", "StatefulSet", "statefulsets", true, "sts").with(SubresourceScale),
 	kind("apps", "v1", "DaemonSet", "daemonsets", true, "ds"),
@@ -77,9 +85,17 @@ func (k Kind) HasSubresource(sub string) bool {
 	return false
 }
 
-// Lookup finds a tracked kind by group and kind (any version).
-func Lookup(group, kind string) (Kind, bool) {
-	for _, k := range Default {
+// Lookup finds a kind of the table by group and kind (any version).
+func Lookup(group, kind string) (Kind, bool) { return Default.Lookup(group, kind) }
+
+// LookupResource finds a kind of the table by group and resource.
+func LookupResource(group, resource string) (Kind, bool) {
+	return Default.LookupResource(group, resource)
+}
+
+// Lookup finds a kind of s by group and kind (any version).
+func (s Set) Lookup(group, kind string) (Kind, bool) {
+	for _, k := range s {
 		if k.GVK.Group == group && k.GVK.Kind == kind {
 			return k, true
 		}
@@ -87,14 +103,64 @@ func Lookup(group, kind string) (Kind, bool) {
 	return Kind{}, false
 }
 
-// LookupResource finds a tracked kind by group and resource (as admission requests name it).
-func LookupResource(group, resource string) (Kind, bool) {
-	for _, k := range Default {
+// LookupResource finds a kind of s by group and resource (as admission requests name it).
+func (s Set) LookupResource(group, resource string) (Kind, bool) {
+	for _, k := range s {
 		if k.GVK.Group == group && k.Resource == resource {
 			return k, true
 		}
 	}
 	return Kind{}, false
+}
+
+// Find resolves a kubectl-style name against s: the kind (any case), its resource
+// name or a short name, each optionally followed by ".<group>" (deployments.apps,
+// "core" for the core group).
+func (s Set) Find(name string) (Kind, bool) {
+	n, group, hasGroup := strings.Cut(strings.ToLower(strings.TrimSpace(name)), ".")
+	for _, k := range s {
+		if hasGroup && k.GVK.Group != group && !(group == "core" && k.GVK.Group == "") {
+			continue
+		}
+		if n == strings.ToLower(k.GVK.Kind) || n == k.Resource || slices.Contains(k.ShortNames, n) {
+			return k, true
+		}
+	}
+	return Kind{}, false
+}
+
+// Select returns the kinds of Default that names name (kubectl-style, see Find), in
+// the table's order; all of Default when names is empty. An unknown name is an error
+// that names it and lists what can be named: kubetrail traces no kind it has no rules
+// for (digest, derivation, webhook rules), so a kind outside the table is refused.
+func Select(names []string) (Set, error) {
+	if len(names) == 0 {
+		return Default, nil
+	}
+	chosen := map[string]bool{}
+	var unknown []string
+	for _, n := range names {
+		k, ok := Default.Find(n)
+		if !ok {
+			unknown = append(unknown, fmt.Sprintf("%q", n))
+			continue
+		}
+		chosen[k.GVK.String()] = true
+	}
+	if len(unknown) > 0 {
+		var known []string
+		for _, k := range Default {
+			known = append(known, k.Resource)
+		}
+		return nil, fmt.Errorf("--tracked-kinds: unknown kind %s: name kinds as kubectl does, from %s", strings.Join(unknown, ", "), strings.Join(known, ", "))
+	}
+	var out Set
+	for _, k := range Default {
+		if chosen[k.GVK.String()] {
+			out = append(out, k)
+		}
+	}
+	return out, nil
 }
 
 // ControllerOwned reports whether obj has an owner reference with controller: true.

@@ -1,6 +1,9 @@
 package tracked
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestLookupAndOwnership(t *testing.T) {
 	if k, ok := Lookup("rbac.authorization.k8s.io", "ClusterRoleBinding"); !ok || k.Namespaced || k.Resource != "clusterrolebindings" {
@@ -81,5 +84,31 @@ func TestDerivedBy(t *testing.T) {
 	}}})
 	if !ok || ref != rs {
 		t.Fatalf("ControllerRef = %+v, %v", ref, ok)
+	}
+}
+
+func TestSelect(t *testing.T) {
+	all, err := Select(nil)
+	if err != nil || len(all) != len(Default) {
+		t.Fatalf("no names must select the whole table, got %d kinds, %v", len(all), err)
+	}
+	got, err := Select([]string{"cm", "deployments.apps", "ClusterRoleBinding", "secrets.core"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, k := range got {
+		kinds = append(kinds, k.GVK.Kind)
+	}
+	// The table's order, whatever the order of the names.
+	if want := "Deployment ConfigMap Secret ClusterRoleBinding"; strings.Join(kinds, " ") != want {
+		t.Errorf("selected %v, want %s", kinds, want)
+	}
+	if _, ok := got.LookupResource("", "pods"); ok {
+		t.Error("pods were not selected")
+	}
+	_, err = Select([]string{"deploy", "rollouts.argoproj.io", "podz"})
+	if err == nil || !strings.Contains(err.Error(), `--tracked-kinds: unknown kind "rollouts.argoproj.io", "podz"`) || !strings.Contains(err.Error(), "deployments") {
+		t.Fatalf("unknown kinds must be named with what can be named, got %v", err)
 	}
 }
