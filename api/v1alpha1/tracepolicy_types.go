@@ -219,9 +219,20 @@ type TracePolicySpec struct {
 	// trusts every identity's provenance (only formats are checked).
 	// +optional
 	TrustedSubmitters []Subject `json:"trustedSubmitters,omitempty"`
-	// exempt identities are never asked for provenance (system controllers). The
-	// kube-controller-manager's and kube-system's service accounts, the apiserver and
-	// objects owned by a controller are always exempt.
+	// allowedApprovers are the approvers whose names count in kubetrail.io/approver
+	// (compared after Unicode normalisation and case folding). When set, a change that
+	// must name an approver (requiredFields: approver) must name at least one of them,
+	// and rbacEscalation.minApprovers counts only them; others are named in the denial.
+	// The names are still written by the pipeline and bound by its signature, not
+	// signed by the approvers themselves.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:items:MinLength=1
+	AllowedApprovers []string `json:"allowedApprovers,omitempty"`
+	// exempt identities are never asked for provenance (an operator's service account).
+	// The control plane's exact identities (the apiserver, scheduler, kube-proxy,
+	// kube-controller-manager and its controllers' service accounts, kubelets) are
+	// always exempt; an ownerReference exempts nothing.
 	// +optional
 	Exempt []Subject `json:"exempt,omitempty"`
 	// signing configures provenance signatures.

@@ -430,6 +430,11 @@ func (in *TracePolicySpec) DeepCopyInto(out *TracePolicySpec) {
 		*out = make([]Subject, len(*in))
 		copy(*out, *in)
 	}
+	if in.AllowedApprovers != nil {
+		in, out := &in.AllowedApprovers, &out.AllowedApprovers
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.Exempt != nil {
 		in, out := &in.Exempt, &out.Exempt
 		*out = make([]Subject, len(*in))

@@ -21,10 +21,9 @@ type Approvers struct {
 // When allowed is not empty only the approvers it lists count, compared the same way;
 // the others are returned as NotAllowed, so that a denial can name them.
 //
-// TracePolicy has no field for allowed approvers yet (api/v1alpha1 rbacEscalation has
-// minApprovers and requireSignature only): evaluateRBAC passes none, so every
-// distinct name counts. The names remain unauthenticated strings either way; see
-// docs/admission.md, "Approvers".
+// allowed is the policy's spec.allowedApprovers. The names remain unauthenticated
+// strings either way (bound by the pipeline's signature only); see docs/admission.md,
+// "Approvers".
 func CountApprovers(value string, allowed []string) Approvers {
 	var allow map[string]bool
 	if len(allowed) > 0 {

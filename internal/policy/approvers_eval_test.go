@@ -32,3 +32,41 @@ func TestEvaluateCountsApproversNormalised(t *testing.T) {
 		}
 	}
 }
+
+// With spec.allowedApprovers only the listed approvers count: a pipeline naming
+// "mallory,eve" does not meet minApprovers, nor a required approver field (M12).
+func TestEvaluateCountsOnlyAllowedApprovers(t *testing.T) {
+	clusterAdmin := rbacrisk.Risk{Rule: rbacrisk.RuleClusterAdmin, Severity: rbacrisk.Critical, Scope: rbacrisk.ScopeCluster, Grant: "* *.*"}
+	policies, problems := compile(v1alpha1.TracePolicySpec{Mode: v1alpha1.ModeEnforce,
+		RequiredFields:   []v1alpha1.ProvenanceField{v1alpha1.FieldApprover},
+		AllowedApprovers: []string{"Alice", "bob"},
+		RBACEscalation:   &v1alpha1.RBACEscalationRule{Action: v1alpha1.ActionDeny, MinApprovers: 2}})
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	cases := []struct {
+		approvers string
+		denied    []string // substrings of the denials, in order of summary
+	}{
+		{"alice,BOB", nil},
+		{"alice,mallory", []string{`"mallory" is not among the policy's allowed approvers`}},
+		{"mallory,eve", []string{"names none of the policy's allowed approvers", `"mallory", "eve" are not among the policy's allowed approvers`}},
+	}
+	for _, c := range cases {
+		ann := with(pipelineProvenance(commitA), provenance.ApproverKey, c.approvers)
+		d := policy.Evaluate(context.Background(), policies, withRisks(create(pipeline, roleBinding(ann)), clusterAdmin))
+		if len(d.Denied) != len(c.denied) {
+			t.Errorf("approvers %q: denied %v, want %d denials", c.approvers, d.Denied, len(c.denied))
+			continue
+		}
+		all := ""
+		for _, v := range d.Denied {
+			all += v.String() + "\n"
+		}
+		for _, want := range c.denied {
+			if !strings.Contains(all, want) {
+				t.Errorf("approvers %q: denials %q do not say %q", c.approvers, all, want)
+			}
+		}
+	}
+}

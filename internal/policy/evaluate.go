@@ -151,8 +151,14 @@ func Evaluate(ctx context.Context, policies []*Compiled, in Input) Decision {
 					continue // checked with signing below
 				}
 				key := annotationKey(f)
-				if strings.TrimSpace(ann[key]) == "" {
+				switch {
+				case strings.TrimSpace(ann[key]) == "":
 					raise(p, mode, v1alpha1.FindingInvalidProvenance, field.Required(annotationsPath.Key(key), requiredHint(f)))
+				case f == v1alpha1.FieldApprover && len(p.Spec.AllowedApprovers) > 0:
+					if ap := CountApprovers(ann[key], p.Spec.AllowedApprovers); len(ap.Counted) == 0 {
+						raise(p, mode, v1alpha1.FindingInvalidProvenance, field.Invalid(annotationsPath.Key(key), ann[key],
+							"names none of the policy's allowed approvers (spec.allowedApprovers): the change must be approved by one of them"))
+					}
 				}
 			}
 			if !in.Create && trusted && len(p.Spec.RequiredFields) > 0 && hasAnyProvenance(oldAnn) && !provenanceChanged {
@@ -239,8 +245,9 @@ func evaluateRBAC(p *Compiled, in Input, ann map[string]string, verified bool, r
 		return
 	}
 	var missing []string
-	// No allowed-approvers list in the API yet: every distinct (normalised) name counts.
-	if ap := CountApprovers(ann[provenance.ApproverKey], nil); len(ap.Counted) < int(rule.MinApprovers) {
+	// With spec.allowedApprovers only those count; otherwise every distinct
+	// (normalised) name does.
+	if ap := CountApprovers(ann[provenance.ApproverKey], p.Spec.AllowedApprovers); len(ap.Counted) < int(rule.MinApprovers) {
 		missing = append(missing, approversMissing(rule.MinApprovers, ap))
 	}
 	if rule.RequireSignature && !verified {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kubetrail/kubetrail/api/v1alpha1"
 	"github.com/kubetrail/kubetrail/internal/digest"
+	"github.com/kubetrail/kubetrail/internal/provenance"
 	"github.com/kubetrail/kubetrail/internal/signing"
 	"github.com/kubetrail/kubetrail/internal/tracked"
 )
@@ -48,6 +49,7 @@ func Validate(spec *v1alpha1.TracePolicySpec, fldPath *field.Path) field.ErrorLi
 	}
 	errs = append(errs, validateSubjects(spec.TrustedSubmitters, fldPath.Child("trustedSubmitters"))...)
 	errs = append(errs, validateSubjects(spec.Exempt, fldPath.Child("exempt"))...)
+	errs = append(errs, validateApprovers(spec.AllowedApprovers, fldPath.Child("allowedApprovers"))...)
 	if spec.BreakGlass != nil {
 		errs = append(errs, validateSubjects(spec.BreakGlass.Allowed, fldPath.Child("breakGlass", "allowed"))...)
 	}
@@ -298,4 +300,19 @@ func validateAction(a v1alpha1.Action, p *field.Path) field.ErrorList {
 		return nil
 	}
 	return field.ErrorList{field.NotSupported(p, a, []v1alpha1.Action{v1alpha1.ActionDeny, v1alpha1.ActionWarn, v1alpha1.ActionIgnore})}
+}
+
+// validateApprovers refuses allowed approvers that no kubetrail.io/approver value could
+// name: empty after normalisation, or holding the comma that separates approvers.
+func validateApprovers(names []string, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, n := range names {
+		switch {
+		case provenance.NormalizeApprover(n) == "":
+			errs = append(errs, field.Invalid(p.Index(i), n, "an approver's name must not be empty (blanks and format characters do not count)"))
+		case strings.Contains(n, ","):
+			errs = append(errs, field.Invalid(p.Index(i), n, "one approver per item: kubetrail.io/approver separates approvers with commas"))
+		}
+	}
+	return errs
 }

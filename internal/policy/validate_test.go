@@ -68,6 +68,7 @@ func TestValidate(t *testing.T) {
 			s.Resources = []v1alpha1.ResourceSelector{{Group: "apps", Kinds: []string{"Deployment"}}, {Group: "*", Kinds: []string{"ConfigMap"}}, {Group: "rbac.authorization.k8s.io"}, {Kinds: []string{"*"}}}
 			s.RequiredFields = []v1alpha1.ProvenanceField{v1alpha1.FieldCommit, v1alpha1.FieldSignature}
 			s.TrustedSubmitters = []v1alpha1.Subject{{Kind: v1alpha1.SubjectServiceAccount, Namespace: "ci", Name: "deployer"}}
+			s.AllowedApprovers = []string{"alice", "Bob Builder"}
 			s.BreakGlass = &v1alpha1.BreakGlass{Allowed: []v1alpha1.Subject{{Kind: v1alpha1.SubjectGroup, Name: "sre"}}}
 			s.Signing = &v1alpha1.Signing{Required: true, PublicKeys: []v1alpha1.PublicKey{{Name: "ci", PEM: key.pub}, {Name: "next", SecretRef: ref}}}
 			s.ChangeWindows = []v1alpha1.ChangeWindow{weekly("weekend", "Europe/Berlin", "16:00", 64*time.Hour, "Friday"),
@@ -76,6 +77,8 @@ func TestValidate(t *testing.T) {
 		})},
 		"a pointer without its leading slash": {spec: audit(ignore("/spec/paused", "spec/replicas")),
 			want: []string{`spec.ignore[0].paths[1]: Invalid value: "spec/replicas": a JSON pointer starts with "/": write "/spec/replicas"`}},
+		"allowed approvers: blank, and two in one item": {spec: audit(func(s *v1alpha1.TracePolicySpec) { s.AllowedApprovers = []string{"alice", " \u200b", "bob,carol"} }),
+			want: []string{"spec.allowedApprovers[1]: Invalid value", "spec.allowedApprovers[2]: Invalid value: \"bob,carol\": one approver per item"}},
 		"a bad ~ escape":    {spec: audit(ignore("/metadata/annotations/a~2b")), want: []string{`spec.ignore[0].paths[0]: Invalid value: "/metadata/annotations/a~2b": "~" must be written "~0"`}},
 		"the empty pointer": {spec: audit(ignore("")), want: []string{"spec.ignore[0].paths[0]: Invalid value: \"\": an empty pointer would ignore the whole object"}},
 		"all of /spec":      {spec: audit(ignore("/spec")), want: []string{`spec.ignore[0].paths[0]: Invalid value: "/spec": ignores the whole top-level field "spec"`}},
