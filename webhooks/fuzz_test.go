@@ -129,7 +129,10 @@ const (
 	opUpdate    = 1
 	opDelete    = 2
 	opSubStatus = 3 // an update of the status subresource
-	opHuge      = 0x80
+	// opSubresource, with opSubStatus, picks the kind's governed subresource (scale,
+	// ephemeralcontainers, resize; pad chooses among them) instead of status.
+	opSubresource = 0x40
+	opHuge        = 0x80
 )
 
 // fuzzPolicy is the one TracePolicy in force.
@@ -244,6 +247,9 @@ func request(op, res, user byte, pad uint16, obj, old []byte) admission.Request 
 		req.Operation, req.Object, req.OldObject = admissionv1.Delete, runtime.RawExtension{}, runtime.RawExtension{Raw: obj}
 	case opSubStatus:
 		req.Operation, req.SubResource, req.OldObject = admissionv1.Update, "status", runtime.RawExtension{Raw: old}
+		if k, ok := tracked.LookupResource(gvr.Group, gvr.Resource); ok && op&opSubresource != 0 && len(k.Subresources) > 0 {
+			req.SubResource = k.Subresources[int(pad)%len(k.Subresources)]
+		}
 	}
 	return admission.Request{AdmissionRequest: req}
 }
@@ -270,8 +276,10 @@ func run(t *testing.T, op, res, user byte, pad uint16, obj, old []byte) outcome 
 	req := request(op, res, user, pad, obj, old)
 	id := policy.Identity{Username: req.UserInfo.Username, Groups: req.UserInfo.Groups}
 	var out outcome
-	_, isTracked := tracked.LookupResource(req.Resource.Group, req.Resource.Resource)
+	kind, isTracked := tracked.LookupResource(req.Resource.Group, req.Resource.Resource)
 	out.tracked = isTracked && req.SubResource == "" && (req.Operation == admissionv1.Create || req.Operation == admissionv1.Update)
+	// A subresource that changes what runs is judged by the Enforcer, never stamped.
+	governed := isTracked && req.SubResource != "" && kind.HasSubresource(req.SubResource) && req.Operation == admissionv1.Update
 	raw := req.Object.Raw
 
 	// The Stamper.
@@ -296,8 +304,19 @@ func run(t *testing.T, op, res, user byte, pad uint16, obj, old []byte) outcome 
 	if len(out.bypass.Patches) > 0 || out.bypass.PatchType != nil {
 		t.Fatalf("Enforcer returned patches: %v", out.bypass.Patches)
 	}
-	if !out.tracked && !out.bypass.Allowed {
+	if !out.tracked && !governed && !out.bypass.Allowed {
 		t.Fatalf("Enforcer denied a request it does not track: %+v", out.bypass.Result)
+	}
+	// A request that cannot be read is refused whoever sent it (as on the main path);
+	// any other denial of a governed subresource must come from the policy.
+	if governed && !out.bypass.Allowed && out.bypass.Result.Code != http.StatusBadRequest {
+		if policy.IsSystem(id) || policy.MatchesAny(fuzzPolicy.Exempt, id) {
+			t.Fatalf("Enforcer denied %s's %s/%s, an identity exempt from the policy: %s", id.Username, req.Resource.Resource, req.SubResource, out.bypass.Result.Message)
+		}
+		// The policy ignores /spec/replicas for Deployments: scaling one is no change.
+		if req.Resource.Resource == "deployments" && req.SubResource == tracked.SubresourceScale {
+			t.Fatalf("Enforcer denied a Deployment scale although the policy ignores /spec/replicas: %s", out.bypass.Result.Message)
+		}
 	}
 	if out.tracked && len(raw) > maxObjectBytes && out.bypass.Allowed {
 		t.Fatalf("Enforcer admitted a %d byte object", len(raw))
@@ -672,6 +691,19 @@ func fuzzSeeds() map[string]seed {
 		"metadata": map[string]interface{}{"name": "web", "namespace": "shop", "annotations": prov(commitA)},
 		"spec": map[string]interface{}{"containers": []interface{}{map[string]interface{}{"name": "app", "image": "nginx:1.27",
 			"env": []interface{}{map[string]interface{}{"name": "GITHUB_TOKEN", "value": githubPAT}}}}}}
+	// A Pod the pipeline created, and the same Pod with an ephemeral container added
+	// (kubectl debug), as the pods/ephemeralcontainers subresource sends them.
+	podWith := func(ephemeral bool) map[string]interface{} {
+		spec := map[string]interface{}{"containers": []interface{}{map[string]interface{}{"name": "app", "image": "nginx:1.27"}}}
+		if ephemeral {
+			spec["ephemeralContainers"] = []interface{}{map[string]interface{}{"name": "debugger", "image": "attacker.example/shell:1"}}
+		}
+		return map[string]interface{}{"apiVersion": "v1", "kind": "Pod",
+			"metadata": map[string]interface{}{"name": "web", "namespace": "shop", "annotations": prov(commitA)}, "spec": spec}
+	}
+	tracedPod := stampedBy(identities[deployer].Username, podWith(false))
+	debugged := podWith(true)
+	debugged["metadata"] = tracedPod["metadata"]
 	secret := map[string]interface{}{"apiVersion": "v1", "kind": "Secret",
 		"metadata": map[string]interface{}{"name": "web", "namespace": "shop", "annotations": prov(commitA)},
 		"data":     map[string]interface{}{"token": base64.StdEncoding.EncodeToString([]byte(githubPAT))}}
@@ -814,6 +846,14 @@ func fuzzSeeds() map[string]seed {
 		"untracked-kind":         {res: untracked, user: alice, obj: []byte("not json at all")},
 		"delete":                 {op: opDelete, res: deployments, user: alice, obj: mustJSON(web(nil))},
 		"status-subresource":     {op: opSubStatus, res: deployments, user: alice, obj: []byte("{"), old: []byte("}")},
+		"scale-ignored-replicas": {op: opSubStatus | opSubresource, res: deployments, user: alice, admitBypass: true,
+			obj: []byte(`{"apiVersion":"autoscaling/v1","kind":"Scale","spec":{"replicas":0}}`), old: []byte(`{"apiVersion":"autoscaling/v1","kind":"Scale","spec":{"replicas":3}}`)},
+		"scale-empty-by-exempt-identity": {op: opSubStatus | opSubresource, res: deployments, user: flux, obj: nil, old: []byte("{}"), bypass: "decoding object: empty object"},
+		"scale-garbage": {op: opSubStatus | opSubresource, res: deployments, user: alice, obj: []byte("{"), old: []byte("}"), bypass: "decoding object"},
+		"debug-into-traced-pod": {op: opSubStatus | opSubresource, res: pods, user: alice,
+			obj: mustJSON(debugged), old: mustJSON(tracedPod), bypass: "alice changed tracked content outside the pipeline"},
+		"debug-by-exempt-identity": {op: opSubStatus | opSubresource, res: pods, user: flux, admitBypass: true,
+			obj: mustJSON(debugged), old: mustJSON(tracedPod)},
 	}
 }
 
@@ -904,6 +944,13 @@ func TestFuzzSeedCorpus(t *testing.T) {
 				t.Errorf("Stamper warnings %q do not say %q", out.stamp.Warnings, s.warn)
 			}
 			if !out.tracked {
+				// Subresources are judged on the object as sent (nothing is stamped).
+				if s.bypass != "" && (out.bypass.Allowed || !strings.Contains(out.bypass.Result.Message, s.bypass)) {
+					t.Errorf("Enforcer: want a denial saying %q, got allowed=%v %+v", s.bypass, out.bypass.Allowed, out.bypass.Result)
+				}
+				if s.admitBypass && !out.bypass.Allowed {
+					t.Errorf("Enforcer denied: %s", out.bypass.Result.Message)
+				}
 				return
 			}
 			switch {
