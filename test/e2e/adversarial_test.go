@@ -181,4 +181,49 @@ spec:
 			return out
 		}, 60*time.Second, time.Second).Should(ContainSubstring("/spec/replicas"))
 	})
+
+	It("cannot act as kubetrail's manager as an admin of kubetrail-system (H7)", func() {
+		out, err := kubectl("-n", "kubetrail-system", "create", "rolebinding", "adv-pdev-admin", "--clusterrole=admin", "--user=platform-dev")
+		Expect(err).NotTo(HaveOccurred(), out)
+		DeferCleanup(func() { _, _ = kubectl("-n", "kubetrail-system", "delete", "rolebinding", "adv-pdev-admin") })
+		pod := func(name, serviceAccount string) string {
+			sa := ""
+			if serviceAccount != "" {
+				sa = fmt.Sprintf(`"serviceAccountName":%q,`, serviceAccount)
+			}
+			return fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":%q,"namespace":"kubetrail-system"},"spec":{%s`+
+				`"securityContext":{"runAsNonRoot":true,"runAsUser":1000,"seccompProfile":{"type":"RuntimeDefault"}},`+
+				`"containers":[{"name":"c","image":"busybox","securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]}}`, name, sa)
+		}
+		const manager = "kubetrail-controller-manager"
+
+		By("minting the manager's token: the review's reproduction")
+		out, err = as("platform-dev", "-n", "kubetrail-system", "create", "token", manager, "--duration", "10m")
+		Expect(err).To(HaveOccurred(), "platform-dev minted the manager's token")
+		Expect(out).To(ContainSubstring("tokens of kubetrail's manager ServiceAccount are minted only by the kubelet"))
+		By("a legacy token Secret, a Pod or a Deployment running as the manager, exec into its Pod")
+		out, err = kubectlAs(kubeconfig, `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"adv-steal","namespace":"kubetrail-system",`+
+			`"annotations":{"kubernetes.io/service-account.name":"`+manager+`"}},"type":"kubernetes.io/service-account-token"}`, "--as", "platform-dev", "apply", "-f", "-")
+		Expect(err).To(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("no token Secret for kubetrail's manager ServiceAccount"))
+		out, err = kubectlAs(kubeconfig, pod("adv-thief", manager), "--as", "platform-dev", "apply", "-f", "-")
+		Expect(err).To(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("only the manager's ReplicaSet may run Pods as kubetrail's manager ServiceAccount"))
+		deploy := `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"adv-thief","namespace":"kubetrail-system"},"spec":{"selector":{"matchLabels":{"app":"t"}},` +
+			`"template":{"metadata":{"labels":{"app":"t"}},"spec":{"serviceAccountName":"` + manager + `","containers":[{"name":"c","image":"busybox"}]}}}}`
+		out, err = kubectlAs(kubeconfig, deploy, "--as", "platform-dev", "apply", "-f", "-")
+		Expect(err).To(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("installed by cluster-admins (system:masters) only"))
+		out, err = kubectlAs(kubeconfig, pod(manager+"-adv-1", ""), "apply", "-f", "-")
+		Expect(err).NotTo(HaveOccurred(), out)
+		DeferCleanup(func() { _, _ = kubectl("-n", "kubetrail-system", "delete", "pod", manager+"-adv-1", "--wait=false") })
+		out, err = as("platform-dev", "-n", "kubetrail-system", "exec", manager+"-adv-1", "--", "true")
+		Expect(err).To(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("no exec, attach or port-forward into kubetrail's manager"))
+
+		By("the namespace's admin keeps the ordinary rights: a Pod of its own")
+		out, err = kubectlAs(kubeconfig, pod("adv-own", ""), "--as", "platform-dev", "apply", "-f", "-")
+		Expect(err).NotTo(HaveOccurred(), out)
+		DeferCleanup(func() { _, _ = kubectl("-n", "kubetrail-system", "delete", "pod", "adv-own", "--wait=false") })
+	})
 })
