@@ -3,8 +3,9 @@
 // Deployments (80%), ConfigMaps (10%) and RoleBindings (10%) at a given concurrency and
 // records each request's latency as the client sees it.
 //
-// Every object is stamped with kubetrail's provenance annotations and signed in memory
-// before the clock starts (internal/signing), so signing is not part of what is measured.
+// Every object is stamped with kubetrail's provenance annotations and signed before the
+// clock starts, over its server-side dry run (internal/signing), so neither signing nor
+// the dry run is part of what is measured.
 // The program does not know which admission webhooks are installed: the caller switches
 // modes (no webhooks, kubetrail, Kyverno) and names the mode with -mode; `probe` checks
 // that the mode is really in effect before the run.
@@ -141,18 +142,23 @@ func provenanceFor(name string, gen int) map[string]string {
 	}
 }
 
-// sign adds kubetrail.io/signature to obj's annotations, signed over the statement obj
-// carries (what `kubectl trail stamp --key` does).
-func sign(obj runtime.Object, gvkAPIVersion, kind string, key ed25519.PrivateKey) error {
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+// sign adds kubetrail.io/signature to obj's annotations, signed over the statement of
+// the object as the apiserver will store it: what `kubectl trail stamp --key
+// --server-dry-run` does. A statement of the manifest as written would not verify,
+// since server-side defaulting (a Deployment's strategy, a container's
+// terminationMessagePath) is tracked content. The dry run is a create under a
+// generated name, so that it works whether or not the object exists yet; the name is
+// put back before signing (the digest does not cover it, the statement names it).
+func sign(ctx context.Context, cs *kubernetes.Clientset, obj runtime.Object, gvkAPIVersion, kind string, key ed25519.PrivateKey) error {
+	u, err := serverForm(ctx, cs, obj, kind)
 	if err != nil {
-		return err
+		return fmt.Errorf("server-side dry run of %s %s: %w", kind, obj.(metav1.Object).GetName(), err)
 	}
 	u["apiVersion"], u["kind"] = gvkAPIVersion, kind
 	st := signing.StatementOf(u)
 	st.Expires = time.Now().Add(24 * time.Hour)
 	st.Audience = "benchadmission"
-	sig, err := signing.Sign(context.Background(), st, key)
+	sig, err := signing.Sign(ctx, st, key)
 	if err != nil {
 		return err
 	}
@@ -161,6 +167,36 @@ func sign(obj runtime.Object, gvkAPIVersion, kind string, key ed25519.PrivateKey
 	ann[provenance.SignatureKey] = sig
 	m.SetAnnotations(ann)
 	return nil
+}
+
+// serverForm returns obj as a server-side dry-run create returns it, under obj's name.
+func serverForm(ctx context.Context, cs *kubernetes.Clientset, obj runtime.Object, kind string) (map[string]interface{}, error) {
+	probe := obj.DeepCopyObject()
+	m := probe.(metav1.Object)
+	name, ns := m.GetName(), m.GetNamespace()
+	m.SetName("")
+	m.SetGenerateName("sig-")
+	var got metav1.Object
+	var err error
+	// A namespace created a moment ago may not be in the webhooks' cache yet (see
+	// ensureNamespace): retry that one error for a while.
+	for start := time.Now(); ; time.Sleep(time.Second) {
+		got, err = doCreate(ctx, cs, ns, op{kind: kind, create: probe}, true)
+		if err == nil || !strings.Contains(err.Error(), "reading namespace") || time.Since(start) > 30*time.Second {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(got)
+	if err != nil {
+		return nil, err
+	}
+	md, _ := u["metadata"].(map[string]interface{})
+	md["name"] = name
+	delete(md, "generateName")
+	return u, nil
 }
 
 const roleName = "bench-reader"
@@ -238,7 +274,7 @@ func kindOf(i int) string {
 
 // prepare builds the signed create objects and update patches of n objects named
 // <prefix>-<kind>-<i>.
-func prepare(ns, prefix string, n int, replicas int32, key ed25519.PrivateKey) ([]op, error) {
+func prepare(ctx context.Context, cs *kubernetes.Clientset, ns, prefix string, n int, replicas int32, key ed25519.PrivateKey) ([]op, error) {
 	ops := make([]op, n)
 	for i := range ops {
 		kind := kindOf(i)
@@ -253,10 +289,10 @@ func prepare(ns, prefix string, n int, replicas int32, key ed25519.PrivateKey) (
 		case "RoleBinding":
 			created, updated, apiVersion = roleBinding(ns, name, 0), roleBinding(ns, name, 1), "rbac.authorization.k8s.io/v1"
 		}
-		if err := sign(created, apiVersion, kind, key); err != nil {
+		if err := sign(ctx, cs, created, apiVersion, kind, key); err != nil {
 			return nil, err
 		}
-		if err := sign(updated, apiVersion, kind, key); err != nil {
+		if err := sign(ctx, cs, updated, apiVersion, kind, key); err != nil {
 			return nil, err
 		}
 		patch := map[string]interface{}{"metadata": map[string]interface{}{"annotations": updated.(metav1.Object).GetAnnotations()}}
@@ -287,6 +323,8 @@ func doCreate(ctx context.Context, cs *kubernetes.Clientset, ns string, o op, dr
 		return cs.CoreV1().ConfigMaps(ns).Create(ctx, obj, opts)
 	case *rbacv1.RoleBinding:
 		return cs.RbacV1().RoleBindings(ns).Create(ctx, obj, opts)
+	case *rbacv1.Role:
+		return cs.RbacV1().Roles(ns).Create(ctx, obj, opts)
 	}
 	return nil, fmt.Errorf("unknown object %T", o.create)
 }
@@ -313,7 +351,7 @@ func ensureNamespace(ctx context.Context, cs *kubernetes.Clientset, ns string, k
 		return fmt.Errorf("creating namespace %s: %w", ns, err)
 	}
 	r := role(ns)
-	if err := sign(r, "rbac.authorization.k8s.io/v1", "Role", key); err != nil {
+	if err := sign(ctx, cs, r, "rbac.authorization.k8s.io/v1", "Role", key); err != nil {
 		return err
 	}
 	// kubetrail's webhooks read the namespace from the manager's informer cache, which
@@ -400,7 +438,7 @@ func probeCmd(args []string) error {
 // unstamped ConfigMap. With no webhooks both are admitted untouched; kubetrail and
 // Kyverno each admit the first with their own annotation and deny the second.
 func probeOnce(ctx context.Context, cs *kubernetes.Clientset, ns, mode string, key ed25519.PrivateKey, attempt int) error {
-	ops, err := prepare(ns, fmt.Sprintf("probe-%d", attempt), 1, 0, key)
+	ops, err := prepare(ctx, cs, ns, fmt.Sprintf("probe-%d", attempt), 1, 0, key)
 	if err != nil {
 		return err
 	}
@@ -680,11 +718,11 @@ func runBlock(ctx context.Context, cs *kubernetes.Clientset, key ed25519.Private
 	if err := ensureNamespace(ctx, cs, ns, key); err != nil {
 		return nil, err
 	}
-	ops, err := prepare(ns, "obj", n, replicas, key)
+	ops, err := prepare(ctx, cs, ns, "obj", n, replicas, key)
 	if err != nil {
 		return nil, err
 	}
-	warm, err := prepare(ns, "warm", warmup, replicas, key)
+	warm, err := prepare(ctx, cs, ns, "warm", warmup, replicas, key)
 	if err != nil {
 		return nil, err
 	}
