@@ -67,5 +67,7 @@ MD
     awk '/^\| target/{p = 1} p && !/^\|/{exit} p' "$f"
   done
   if [[ -f docs/benchmarks-shortfalls.md ]]; then cat docs/benchmarks-shortfalls.md; fi
+  # Hand-written before/after comparisons (the fast paths' gains, scanner budgets).
+  if [[ -f docs/benchmarks-measured.md ]]; then echo; grep -v -e '^<!--' -e '^     docs/benchmarks.md' docs/benchmarks-measured.md; fi
 } >"$OUT"
 echo "[bench] wrote $OUT" >&2
