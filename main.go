@@ -209,7 +209,8 @@ func run(ctx context.Context, o options) error {
 		}
 		handlers := webhooks.Handlers{
 			Stamper:     &webhooks.Stamper{Policies: policies, Kinds: kinds},
-			Enforcer:    &webhooks.Enforcer{Policies: policies, Kinds: kinds},
+			Enforcer: &webhooks.Enforcer{Policies: policies, Kinds: kinds,
+				Deletes: controllers.DeleteRecorder{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), RecordNamespace: o.namespace}},
 			RecordGuard: &webhooks.RecordGuard{ManagerUsernames: o.managerUsernames},
 		}
 		// Handlers are registered once the certificate exists, so the server never

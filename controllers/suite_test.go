@@ -89,7 +89,7 @@ func startManager() {
 	Expect(err).NotTo(HaveOccurred())
 
 	policies := &clusterpolicy.Source{Cache: mgr.GetCache(), Secrets: mgr.GetAPIReader()}
-	testenv.RegisterWebhooks(mgr, policies, managerUser)
+	testenv.RegisterWebhooks(mgr, policies, DeleteRecorder{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}, managerUser)
 	Expect(SetupWithManager(mgr, Options{
 		HistoryLimit:       DefaultHistoryLimit,
 		TombstoneRetention: DefaultTombstoneRetention,

@@ -10,6 +10,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -31,6 +32,8 @@ type Enforcer struct {
 	// Kinds are the kinds judged (--tracked-kinds); all of internal/tracked when nil.
 	// Requests for others are admitted untouched.
 	Kinds tracked.Set
+	// Deletes records admitted deletes on the objects' TraceRecords; nil records none.
+	Deletes DeleteRecorder
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -41,6 +44,9 @@ var _ admission.Handler = &Enforcer{}
 func (e *Enforcer) Handle(ctx context.Context, req admission.Request) admission.Response {
 	if req.SubResource != "" {
 		return e.handleSubresource(ctx, req)
+	}
+	if req.Operation == admissionv1.Delete {
+		return e.handleDelete(ctx, req)
 	}
 	r, ok, err := decodeTracked(req, e.Kinds, now(e.Now))
 	if err != nil {
@@ -181,6 +187,56 @@ func (e *Enforcer) handleSubresource(ctx context.Context, req admission.Request)
 		return admission.Errored(http.StatusBadRequest, err)
 	}
 	return respond(ctx, r, d, applicable)
+}
+
+// DeleteRecorder writes an admitted delete onto the deleted object's TraceRecord.
+type DeleteRecorder interface {
+	RecordDelete(ctx context.Context, kind tracked.Kind, namespace, name string, req v1alpha1.DeleteRequest) error
+}
+
+// handleDelete judges a delete (spec.deletes) and records who made it on the object's
+// record, so that its tombstone names the deleter: the reconciler only sees the object
+// go. The write is the webhook's one side effect (sideEffects: NoneOnDryRun, skipped
+// for dry runs); a failure to write is logged, never a reason to deny. The control
+// plane's deletes (garbage collector, namespace controller) are not sent here.
+func (e *Enforcer) handleDelete(ctx context.Context, req admission.Request) admission.Response {
+	kind, ok := kindsOrDefault(e.Kinds).LookupResource(req.Resource.Group, req.Resource.Resource)
+	if !ok {
+		return admission.Allowed("")
+	}
+	r := &trackedRequest{Request: req, Kind: kind, Now: now(e.Now),
+		Identity: policy.Identity{Username: req.UserInfo.Username, Groups: req.UserInfo.Groups}}
+	var err error
+	if r.Old, err = decodeObject(req.OldObject.Raw); err != nil {
+		// The apiserver sends the stored object; one kubetrail cannot read is no reason
+		// to block a delete (it has no content to judge), and is not recorded.
+		logf.FromContext(ctx).Error(err, "Admitting a delete whose object cannot be decoded", "kind", kind.GVK.Kind,
+			"namespace", req.Namespace, "name", req.Name, "user", r.Identity.Username)
+		return admission.Allowed("")
+	}
+	_, applicable, exempt, err := e.policiesFor(ctx, r)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	var d policy.Decision
+	trusted := false
+	resp := admission.Allowed("") // an exempt identity's delete is recorded, not judged
+	if !exempt {
+		d, trusted = policy.EvaluateDelete(applicable, policy.DeleteInput{Kind: kind.GVK.Kind, Name: req.Name, Identity: r.Identity, Object: r.Old})
+		resp = respond(ctx, r, d, applicable)
+	}
+	if !resp.Allowed || e.Deletes == nil || (req.DryRun != nil && *req.DryRun) {
+		return resp
+	}
+	dr := v1alpha1.DeleteRequest{RequestedBy: r.Identity.Username, RequestedAt: metav1.NewTime(r.Now), Trusted: trusted, BreakGlass: d.BreakGlass}
+	for _, v := range append(append(append([]policy.Violation{}, d.Overridden...), d.Warned...), d.Audited...) {
+		dr.Violations = append(dr.Violations, v.String())
+	}
+	if err := e.Deletes.RecordDelete(ctx, kind, req.Namespace, req.Name, dr); err != nil {
+		logf.FromContext(ctx).Error(err, "Recording who deleted an object on its TraceRecord", "kind", kind.GVK.Kind,
+			"namespace", req.Namespace, "name", req.Name, "user", r.Identity.Username)
+	}
+	return resp
 }
 
 // replicasOf reads spec.replicas of a decoded Scale (0 when absent, as the apiserver

@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"os"
+	"slices"
 	"regexp"
 	"sort"
 	"strings"
@@ -122,6 +123,15 @@ func TestManifestsCoverEveryTrackedKind(t *testing.T) {
 			continue
 		}
 		found++
+		// Deletes are judged and attributed (spec.deletes, status.lastDeleteRequest).
+		for _, r := range w.Rules {
+			if !strings.Contains(strings.Join(r.Resources, ","), "/") && !slices.Contains(r.Operations, admissionregistrationv1.Delete) {
+				t.Errorf("%s: rule %v must cover DELETE", w.Name, r.Resources)
+			}
+		}
+		if w.SideEffects == nil || *w.SideEffects != admissionregistrationv1.SideEffectClassNoneOnDryRun {
+			t.Errorf("%s records admitted deletes: sideEffects must be NoneOnDryRun", w.Name)
+		}
 		got, gotSub := ruleResources(t, w.Name, w.Rules)
 		if strings.Join(got, " ") != want {
 			t.Errorf("%s sends %s, internal/tracked lists %s", w.Name, got, want)

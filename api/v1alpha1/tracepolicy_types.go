@@ -27,6 +27,20 @@ const (
 	ActionIgnore Action = "Ignore"
 )
 
+// DeletePolicy says who may delete the objects a policy selects.
+// +kubebuilder:validation:Enum=Any;Trusted
+type DeletePolicy string
+
+const (
+	// DeletesAny admits every delete; the record's tombstone names who made it.
+	DeletesAny DeletePolicy = "Any"
+	// DeletesTrusted admits deletes by the policy's trustedSubmitters (a pipeline
+	// pruning what left the repository), and by breakGlass.allowed identities when the
+	// object carries a kubetrail.io/break-glass reason; anyone else's delete is judged
+	// by the policy's mode.
+	DeletesTrusted DeletePolicy = "Trusted"
+)
+
 // ProvenanceField names a provenance annotation a policy can require.
 // +kubebuilder:validation:Enum=commit;repository;pullRequest;pipelineRun;approver;actor;source;path;signature
 type ProvenanceField string
@@ -255,6 +269,11 @@ type TracePolicySpec struct {
 	// ignore excludes fields from drift and from tracked-content changes.
 	// +optional
 	Ignore []IgnoreRule `json:"ignore,omitempty"`
+	// deletes says who may delete the selected objects: Any (the default; every
+	// delete is recorded with who made it) or Trusted.
+	// +optional
+	// +kubebuilder:default=Any
+	Deletes DeletePolicy `json:"deletes,omitempty"`
 }
 
 // TracePolicyStatus reports the policy's state.

@@ -248,6 +248,32 @@ type TraceRecordStatus struct {
 	// until the retention runs out.
 	// +optional
 	DeletedAt *metav1.Time `json:"deletedAt,omitempty"`
+	// lastDeleteRequest is the last delete of the target kubetrail's validating webhook
+	// admitted: who asked, when, and under what. On a tombstone it says who deleted the
+	// target; on a live record, a delete that did not complete (a finalizer, another
+	// webhook). Deletes by the control plane (garbage collector, namespace controller)
+	// are not sent to the webhook and leave it unset.
+	// +optional
+	LastDeleteRequest *DeleteRequest `json:"lastDeleteRequest,omitempty"`
+}
+
+// DeleteRequest is one admitted delete of a tracked object.
+type DeleteRequest struct {
+	// requestedBy is the authenticated user who sent the delete.
+	RequestedBy string `json:"requestedBy"`
+	// requestedAt is when the webhook admitted it.
+	RequestedAt metav1.Time `json:"requestedAt"`
+	// trusted is true when the deleter is a trusted submitter of every policy
+	// selecting the object (or no policy selects it).
+	Trusted bool `json:"trusted"`
+	// breakGlass is the object's kubetrail.io/break-glass reason when the delete was
+	// admitted by it.
+	// +optional
+	BreakGlass string `json:"breakGlass,omitempty"`
+	// violations are what the selecting policies hold against the delete, admitted
+	// because their mode is Warn or Audit (or break-glass overrode them).
+	// +optional
+	Violations []string `json:"violations,omitempty"`
 }
 
 // TraceRecord traces one Kubernetes object to the changes that produced it.

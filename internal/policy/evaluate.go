@@ -196,38 +196,56 @@ func Evaluate(ctx context.Context, policies []*Compiled, in Input) Decision {
 		}
 	}
 
-	breakGlassAllowed := breakGlass != "" && len(policies) > 0
-	// Break-glass holds when every enforcing policy allows the identity to use it.
-	for _, p := range policies {
-		if p.Spec.Mode == v1alpha1.ModeEnforce && (p.Spec.BreakGlass == nil || !MatchesAny(p.Spec.BreakGlass.Allowed, in.Identity)) {
-			breakGlassAllowed = false
-		}
-	}
+	allowed := breakGlassAllowed(policies, in.Identity, breakGlass)
 	// A reason that fails its own format check ("fix", not UTF-8, over the length
 	// limit) is no reason: it overrides nothing, and its format violation stands.
 	for _, e := range formatErrs {
 		if e.Field == annotationsPath.Key(provenance.BreakGlassKey).String() {
-			breakGlassAllowed = false
+			allowed = false
 		}
 	}
 	for _, key := range order {
-		v := *raised[key]
-		switch {
-		case v.Mode == v1alpha1.ModeEnforce && breakGlassAllowed && v.Type != v1alpha1.FindingManualOverride:
-			d.Overridden = append(d.Overridden, v)
-		case v.Mode == v1alpha1.ModeEnforce:
-			d.Denied = append(d.Denied, v)
-		case v.Mode == v1alpha1.ModeWarn:
-			d.Warned = append(d.Warned, v)
-		default:
-			d.Audited = append(d.Audited, v)
+		d.add(*raised[key], allowed)
+	}
+	d.noteBreakGlass(breakGlass)
+	return d
+}
+
+// breakGlassAllowed reports whether reason holds as break-glass for id: there is a
+// reason, a policy, and every enforcing policy lists id in spec.breakGlass.allowed.
+func breakGlassAllowed(policies []*Compiled, id Identity, reason string) bool {
+	if reason == "" || len(policies) == 0 {
+		return false
+	}
+	for _, p := range policies {
+		if p.Spec.Mode == v1alpha1.ModeEnforce && (p.Spec.BreakGlass == nil || !MatchesAny(p.Spec.BreakGlass.Allowed, id)) {
+			return false
 		}
 	}
-	if len(d.Overridden) > 0 {
-		d.BreakGlass = breakGlass
-		d.Warnings = append(d.Warnings, fmt.Sprintf("kubetrail: admitted by break-glass (%q); %d violation(s) overridden and recorded as a ManualOverride", breakGlass, len(d.Overridden)))
+	return true
+}
+
+// add files v by its mode: denied (or overridden, when break-glass holds), warned or
+// audited. A violation of break-glass itself is never overridden.
+func (d *Decision) add(v Violation, breakGlass bool) {
+	switch {
+	case v.Mode == v1alpha1.ModeEnforce && breakGlass && v.Type != v1alpha1.FindingManualOverride:
+		d.Overridden = append(d.Overridden, v)
+	case v.Mode == v1alpha1.ModeEnforce:
+		d.Denied = append(d.Denied, v)
+	case v.Mode == v1alpha1.ModeWarn:
+		d.Warned = append(d.Warned, v)
+	default:
+		d.Audited = append(d.Audited, v)
 	}
-	return d
+}
+
+// noteBreakGlass records reason as the override when it overrode anything.
+func (d *Decision) noteBreakGlass(reason string) {
+	if len(d.Overridden) > 0 {
+		d.BreakGlass = reason
+		d.Warnings = append(d.Warnings, fmt.Sprintf("kubetrail: admitted by break-glass (%q); %d violation(s) overridden and recorded as a ManualOverride", reason, len(d.Overridden)))
+	}
 }
 
 func evaluateRBAC(p *Compiled, in Input, ann map[string]string, verified bool, raise func(*Compiled, v1alpha1.PolicyMode, v1alpha1.FindingType, *field.Error)) {

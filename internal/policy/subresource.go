@@ -61,14 +61,7 @@ func EvaluateScale(policies []*Compiled, in ScaleInput) (Decision, error) {
 				"change spec.replicas in the manifest and let the pipeline apply it; if an autoscaler or on-call owns replicas, "+
 				"add /spec/replicas to the policy's spec.ignore for %s; in an emergency, patch the %s with spec.replicas and a kubetrail.io/break-glass reason",
 				in.Identity.Username, in.Kind, in.Name, in.OldReplicas, in.Replicas, why, in.Kind, in.Kind))}
-		switch p.Spec.Mode {
-		case v1alpha1.ModeEnforce:
-			d.Denied = append(d.Denied, v)
-		case v1alpha1.ModeWarn:
-			d.Warned = append(d.Warned, v)
-		default:
-			d.Audited = append(d.Audited, v)
-		}
+		d.add(v, false)
 	}
 	return d, nil
 }

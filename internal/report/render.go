@@ -33,6 +33,26 @@ func RenderWhy(out io.Writer, a *Why, now time.Time) error {
 	if a.DeletedAt != nil {
 		w.printf("DELETED %s: this record is a tombstone, kept for the audit trail\n", When(a.DeletedAt, now))
 	}
+	if dr := a.DeleteRequest; dr != nil {
+		verb := "Deleted"
+		if a.DeletedAt == nil {
+			verb = "Delete requested (the object is still there)"
+		}
+		at := dr.RequestedAt.Time
+		w.printf("%s by %s %s", verb, oneLine(dr.RequestedBy), When(&at, now))
+		switch {
+		case dr.BreakGlass != "":
+			w.printf(", under break-glass: %s", oneLine(dr.BreakGlass))
+		case dr.Trusted:
+			w.printf(", a trusted submitter")
+		default:
+			w.printf(", NOT a trusted submitter")
+		}
+		w.printf("\n")
+		for _, v := range dr.Violations {
+			w.printf("  - %s\n", oneLine(v))
+		}
+	}
 	if a.Traced != nil {
 		w.printf("Traced: %s", a.Traced.Status)
 		if a.Traced.Reason != "" {

@@ -135,3 +135,21 @@ func TestCommitRowsUntracedOnTop(t *testing.T) {
 		t.Errorf("CommitRows = %+v, want overwritten by the later commit", rows)
 	}
 }
+
+// A tombstone says who deleted its target, and a multi-line break-glass reason cannot
+// print lines of its own (L2).
+func TestWhyTombstoneNamesTheDeleter(t *testing.T) {
+	rec := hotfixRecord()
+	rec.Status.DeletedAt = at(5 * time.Minute)
+	rec.Status.LastDeleteRequest = &v1alpha1.DeleteRequest{RequestedBy: "oncall", RequestedAt: *at(5 * time.Minute),
+		BreakGlass: "INC-88\nWHO APPROVED\n  approved by  alice", Violations: []string{"metadata.name: Forbidden: oncall may not delete Deployment web"}}
+	_, out := render(t, WhyInput{Record: rec, Live: &Live{Found: false}, Now: now})
+	for _, want := range []string{"DELETED", "Deleted by oncall", "under break-glass: INC-88 WHO APPROVED", "oncall may not delete Deployment web"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("why lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "WHO APPROVED") != 2 { // the section heading, and the reason on one line
+		t.Errorf("the reason printed a section of its own:\n%s", out)
+	}
+}

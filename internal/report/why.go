@@ -99,6 +99,9 @@ type Why struct {
 	DerivedFrom *Derived `json:"derivedFrom,omitempty"`
 	// DeletedAt is set when the target was deleted and the record is a tombstone.
 	DeletedAt *time.Time `json:"deletedAt,omitempty"`
+	// DeleteRequest is the last delete kubetrail admitted: who deleted a tombstone's
+	// target, or a delete that did not complete.
+	DeleteRequest *v1alpha1.DeleteRequest `json:"deleteRequest,omitempty"`
 	// Traced is the Traced condition: whether the current state came with provenance.
 	Traced *Condition `json:"traced,omitempty"`
 	// WhatChanged is the revision history, newest first.
@@ -254,6 +257,7 @@ func BuildWhy(in WhyInput) *Why {
 		Target:          r.Spec.Target,
 		Record:          r.Namespace + "/" + r.Name,
 		DeletedAt:       timePtr(r.Status.DeletedAt),
+		DeleteRequest:   r.Status.LastDeleteRequest,
 		HistoryDropped:  r.Status.HistoryDropped,
 		WhatChanged:     changes(r),
 		WhatDependsOnIt: in.DependsOn,

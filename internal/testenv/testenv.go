@@ -71,15 +71,16 @@ func ManagerOptions(env *envtest.Environment, scheme *runtime.Scheme) ctrl.Optio
 const DigestKey = "kubetrail envtest digest key, 32+ bytes long"
 
 // RegisterWebhooks registers kubetrail's admission handlers with mgr, as main.go does,
-// with managerUsernames allowed to write TraceRecords, and sets DigestKey as the
-// process's digest key (the tests then compute the digests the webhook stamps).
-func RegisterWebhooks(mgr ctrl.Manager, policies *clusterpolicy.Source, managerUsernames ...string) {
+// with deletes recording admitted deletes (nil: none) and managerUsernames allowed to
+// write TraceRecords, and sets DigestKey as the process's digest key (the tests then
+// compute the digests the webhook stamps).
+func RegisterWebhooks(mgr ctrl.Manager, policies *clusterpolicy.Source, deletes webhooks.DeleteRecorder, managerUsernames ...string) {
 	if err := digest.SetSecretKey([]byte(DigestKey)); err != nil {
 		panic(err)
 	}
 	webhooks.Handlers{
 		Stamper:     &webhooks.Stamper{Policies: policies},
-		Enforcer:    &webhooks.Enforcer{Policies: policies},
+		Enforcer:    &webhooks.Enforcer{Policies: policies, Deletes: deletes},
 		RecordGuard: &webhooks.RecordGuard{ManagerUsernames: managerUsernames},
 	}.Register(mgr.GetWebhookServer())
 }

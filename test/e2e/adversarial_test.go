@@ -61,6 +61,7 @@ spec:
   namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: %s}}
   requiredFields: [commit, repository, pipelineRun, approver]
   trustedSubmitters: [{kind: ServiceAccount, namespace: adv-ci, name: deployer}]
+  deletes: Trusted
 `, ns))
 		out, err := kubectl("apply", "-f", policy)
 		Expect(err).NotTo(HaveOccurred(), out)
@@ -225,5 +226,26 @@ spec:
 		out, err = kubectlAs(kubeconfig, pod("adv-own", ""), "--as", "platform-dev", "apply", "-f", "-")
 		Expect(err).NotTo(HaveOccurred(), out)
 		DeferCleanup(func() { _, _ = kubectl("-n", "kubetrail-system", "delete", "pod", "adv-own", "--wait=false") })
+	})
+
+	It("cannot delete what the pipeline deployed under deletes: Trusted, and is named on the tombstone elsewhere (M2)", func() {
+		out, err := as("mallory", "-n", ns, "delete", "deploy", "web")
+		Expect(err).To(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("mallory may not delete Deployment web"))
+		_, err = kubectl("get", "deploy", "web", "-n", ns)
+		Expect(err).NotTo(HaveOccurred(), "the Deployment is gone")
+
+		out, err = as("mallory", "-n", record, "create", "configmap", "adv-doomed", "--from-literal=k=v")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Eventually(func() error {
+			_, err := kubectl("get", "tr", "configmap.adv-doomed", "-n", record)
+			return err
+		}, 60*time.Second, time.Second).Should(Succeed())
+		out, err = as("mallory", "-n", record, "delete", "configmap", "adv-doomed")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Eventually(func() string {
+			out, _ := trail("", "why", "configmap/adv-doomed", "-n", record)
+			return out
+		}, 60*time.Second, time.Second).Should(SatisfyAll(ContainSubstring("DELETED"), ContainSubstring("Deleted by mallory")))
 	})
 })

@@ -101,7 +101,7 @@ var _ = BeforeSuite(func() {
 	mgr, err := ctrl.NewManager(cfg, testenv.ManagerOptions(testEnv, scheme))
 	Expect(err).NotTo(HaveOccurred())
 	policies := &clusterpolicy.Source{Cache: mgr.GetClient(), Secrets: mgr.GetAPIReader()}
-	testenv.RegisterWebhooks(mgr, policies, managerUser)
+	testenv.RegisterWebhooks(mgr, policies, nil, managerUser)
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())
