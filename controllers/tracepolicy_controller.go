@@ -181,7 +181,7 @@ func (r *TracePolicyReconciler) syncFailurePolicy(ctx context.Context, all []*po
 	if !changed {
 		return nil
 	}
-	logf.FromContext(ctx).Info("Set the validating webhook's failurePolicy", "failurePolicy", want)
+	logf.FromContext(ctx).Info("Set the validating webhook's failurePolicy", "failurePolicy", want, "was", failurePolicyOf(base))
 	return r.Patch(ctx, &vwc, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }
 
@@ -193,12 +193,40 @@ func (r *TracePolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := WatchKeySecrets(mgr, r.Policies); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.TracePolicy{}).
 		Watches(secretMetadata(), handler.EnqueueRequestsFromMapFunc(r.policiesReadingSecret)).
-		Watches(namespaceMetadata(), handler.EnqueueRequestsFromMapFunc(r.policiesSelectingNamespace)).
-		Named("tracepolicy").
-		Complete(r)
+		Watches(namespaceMetadata(), handler.EnqueueRequestsFromMapFunc(r.policiesSelectingNamespace))
+	if r.ValidatingWebhookConfiguration != "" {
+		// An edit of the enforcing webhook's failurePolicy (back to Ignore while a
+		// policy enforces) is undone at once, not at the next policy event (L6).
+		b = b.Watches(&admissionregistrationv1.ValidatingWebhookConfiguration{},
+			handler.EnqueueRequestsFromMapFunc(r.webhookConfigurationChanged))
+	}
+	return b.Named("tracepolicy").Complete(r)
+}
+
+// webhookConfigurationChanged maps an event of kubetrail's validating webhook
+// configuration to one reconcile (named after it; it names no policy, so only the
+// failurePolicy is synced), and logs who last changed it when its failurePolicy is
+// not the one the policies ask for.
+func (r *TracePolicyReconciler) webhookConfigurationChanged(ctx context.Context, o client.Object) []reconcile.Request {
+	if o.GetName() != r.ValidatingWebhookConfiguration {
+		return nil
+	}
+	if vwc, ok := o.(*admissionregistrationv1.ValidatingWebhookConfiguration); ok {
+		for _, w := range vwc.Webhooks {
+			if w.Name != EnforceWebhookName || w.FailurePolicy == nil {
+				continue
+			}
+			var managers []string
+			for _, m := range vwc.GetManagedFields() {
+				managers = append(managers, m.Manager)
+			}
+			logf.FromContext(ctx).V(1).Info("Kubetrail's validating webhook configuration changed", "failurePolicy", *w.FailurePolicy, "managers", managers)
+		}
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: r.ValidatingWebhookConfiguration}}}
 }
 
 // policiesReadingSecret maps a Secret's event to the policies that read a key from it,
@@ -256,4 +284,13 @@ func namespaceMetadata() *metav1.PartialObjectMetadata {
 	m := &metav1.PartialObjectMetadata{}
 	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	return m
+}
+
+func failurePolicyOf(vwc *admissionregistrationv1.ValidatingWebhookConfiguration) string {
+	for _, w := range vwc.Webhooks {
+		if w.Name == EnforceWebhookName && w.FailurePolicy != nil {
+			return string(*w.FailurePolicy)
+		}
+	}
+	return ""
 }

@@ -6,6 +6,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -87,5 +88,39 @@ var _ = Describe("A TracePolicy's coverage gaps (M4, M11)", func() {
 			c := gap(g)
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
 		}, 20*time.Second, 250*time.Millisecond).Should(Succeed())
+	})
+})
+
+var _ = Describe("The enforcing webhook's failurePolicy (L6)", func() {
+	It("is put back to Fail at once when someone edits it to Ignore while a policy enforces", func(ctx SpecContext) {
+		tp := &v1alpha1.TracePolicy{ObjectMeta: metav1.ObjectMeta{Name: "l6-enforce"}, Spec: v1alpha1.TracePolicySpec{
+			Mode:              v1alpha1.ModeEnforce,
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubetrail.io/story": "l6-nothing"}},
+		}}
+		Expect(k8sClient.Create(ctx, tp)).To(Succeed())
+		DeferCleanup(func(ctx context.Context) { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, tp))).To(Succeed()) })
+		failurePolicy := func() admissionregistrationv1.FailurePolicyType {
+			_, val := kubetrailWebhooks(ctx)
+			for _, w := range val.Webhooks {
+				if w.Name == EnforceWebhookName && w.FailurePolicy != nil {
+					return *w.FailurePolicy
+				}
+			}
+			return ""
+		}
+		Eventually(failurePolicy, 20*time.Second, 100*time.Millisecond).Should(Equal(admissionregistrationv1.Fail))
+
+		By("an admin switching enforcement off by editing the webhook configuration")
+		_, val := kubetrailWebhooks(ctx)
+		base := val.DeepCopy()
+		ignore := admissionregistrationv1.Ignore
+		for i := range val.Webhooks {
+			if val.Webhooks[i].Name == EnforceWebhookName {
+				val.Webhooks[i].FailurePolicy = &ignore
+			}
+		}
+		Expect(k8sClient.Patch(ctx, val, client.MergeFrom(base))).To(Succeed())
+		// No policy changes: only the watch on the configuration can put it back.
+		Eventually(failurePolicy, 10*time.Second, 100*time.Millisecond).Should(Equal(admissionregistrationv1.Fail))
 	})
 })
