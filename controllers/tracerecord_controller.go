@@ -698,11 +698,22 @@ func (r *TraceReconciler) reconcileProvenanceFindings(_ context.Context, s *reco
 			IntroducedBy: origin,
 		})
 	}
+	reason := strings.TrimSpace(s.ann[provenance.BreakGlassKey])
+	// A break-glass override is evidence: it stays open until a traced revision without
+	// break-glass replaces the overridden one (M10). Removing the annotation is no
+	// content change, so the annotation alone must not close it.
+	if !(s.newRevision && s.untraced == nil && reason == "") {
+		for _, f := range s.prevFindings {
+			if f.Type == v1alpha1.FindingManualOverride {
+				s.current = append(s.current, f)
+			}
+		}
+	}
 	if !s.admitted {
 		return ctrl.Result{}, nil
 	}
 	admittedAt := s.facts.AdmittedAt.UTC().Format(time.RFC3339)
-	if reason := strings.TrimSpace(s.ann[provenance.BreakGlassKey]); reason != "" {
+	if reason != "" {
 		s.current = append(s.current, v1alpha1.Finding{
 			ID:       findings.ID("manual-override", s.facts.Digest, admittedAt),
 			Type:     v1alpha1.FindingManualOverride,

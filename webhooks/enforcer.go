@@ -291,7 +291,13 @@ func respond(ctx context.Context, r *trackedRequest, d policy.Decision, applicab
 		result = "break-glass"
 	}
 	admissionDecisions.WithLabelValues(r.Kind.GVK.Kind, result).Inc()
-	return admission.Allowed("").WithWarnings(warnings...)
+	resp := admission.Allowed("").WithWarnings(warnings...)
+	if d.BreakGlass != "" {
+		// Into the apiserver's audit log too (as enforce.kubetrail.io/break-glass), where
+		// no one who can edit the object or its record can remove it (M10).
+		resp.AuditAnnotations = map[string]string{"break-glass": d.BreakGlass, "break-glass-by": r.Identity.Username}
+	}
+	return resp
 }
 
 func deny(r *trackedRequest, errs field.ErrorList, policies []string) admission.Response {
