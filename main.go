@@ -211,7 +211,8 @@ func run(ctx context.Context, o options) error {
 			Stamper:     &webhooks.Stamper{Policies: policies, Kinds: kinds},
 			Enforcer: &webhooks.Enforcer{Policies: policies, Kinds: kinds,
 				Deletes: controllers.DeleteRecorder{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), RecordNamespace: o.namespace}},
-			RecordGuard: &webhooks.RecordGuard{ManagerUsernames: o.managerUsernames},
+			RecordGuard:    &webhooks.RecordGuard{ManagerUsernames: o.managerUsernames},
+			NamespaceGuard: &webhooks.NamespaceGuard{Policies: policies},
 		}
 		// Handlers are registered once the certificate exists, so the server never
 		// answers with a certificate the apiserver does not trust.

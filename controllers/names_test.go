@@ -53,6 +53,16 @@ func TestRecordName(t *testing.T) {
 		RecordName("Role", "Admin") == RecordName("Role", "admin") {
 		t.Fatal("sanitised names collide")
 	}
+	// L1: a name chosen to equal another object's hashed record name gets a record of
+	// its own (its plain form ends like a hash, so it is hashed too).
+	victim := RecordName("Role", "db:reader")
+	chosen := strings.TrimPrefix(victim, "role.")
+	if RecordName("Role", chosen) == victim {
+		t.Fatalf("Role %q takes the record %q of Role db:reader", chosen, victim)
+	}
+	if got := RecordName("ReplicaSet", "web-5d4f8b6c"); got != "replicaset.web-5d4f8b6c" {
+		t.Errorf("a name not ending like a hash is kept plain, got %q", got)
+	}
 	// Truncated names differing only in their tail must not collide.
 	if RecordName("Pod", long+"x") == RecordName("Pod", long+"y") {
 		t.Fatal("truncated names collide")

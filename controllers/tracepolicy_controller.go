@@ -30,6 +30,10 @@ import (
 // follows the policies in force.
 const EnforceWebhookName = "enforce.kubetrail.io"
 
+// NamespaceWebhookName is the validating webhook on namespace relabelling, whose
+// failurePolicy follows the enforce webhook's.
+const NamespaceWebhookName = "namespaces.kubetrail.io"
+
 // ConditionReady is True on a TracePolicy whose keys, selectors and windows are all
 // usable (normal-true polarity).
 const ConditionReady = "Ready"
@@ -173,7 +177,7 @@ func (r *TracePolicyReconciler) syncFailurePolicy(ctx context.Context, all []*po
 	changed := false
 	for i := range vwc.Webhooks {
 		w := &vwc.Webhooks[i]
-		if w.Name == EnforceWebhookName && (w.FailurePolicy == nil || *w.FailurePolicy != want) {
+		if (w.Name == EnforceWebhookName || w.Name == NamespaceWebhookName) && (w.FailurePolicy == nil || *w.FailurePolicy != want) {
 			w.FailurePolicy = &want
 			changed = true
 		}

@@ -106,6 +106,7 @@ patches:
     - {op: replace, path: /webhooks/0/clientConfig, value: $(url /validate-tracked)}
     - {op: replace, path: /webhooks/1/clientConfig, value: $(url /validate-tracerecord)}
     - {op: replace, path: /webhooks/2/clientConfig, value: $(url /validate-tracepolicy)}
+    - {op: replace, path: /webhooks/3/clientConfig, value: $(url /validate-namespace)}
 KUST
 kc apply -k "$STATE/kustomize" >"$STATE/logs/install.log"
 kc wait --for condition=established --timeout 60s crd/tracerecords.kubetrail.io crd/tracepolicies.kubetrail.io >/dev/null

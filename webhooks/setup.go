@@ -11,6 +11,7 @@ const (
 	ValidateTrackedPath     = "/validate-tracked"
 	ValidateTraceRecordPath = "/validate-tracerecord"
 	ValidateTracePolicyPath = "/validate-tracepolicy"
+	ValidateNamespacePath   = "/validate-namespace"
 )
 
 // Handlers are kubetrail's admission handlers.
@@ -18,6 +19,8 @@ type Handlers struct {
 	Stamper     *Stamper
 	Enforcer    *Enforcer
 	RecordGuard *RecordGuard
+	// NamespaceGuard judges namespace relabelling; nil serves none.
+	NamespaceGuard *NamespaceGuard
 }
 
 // Register serves the handlers on srv, and the TracePolicy validator (which needs no
@@ -27,4 +30,7 @@ func (h Handlers) Register(srv webhook.Server) {
 	srv.Register(MutateTrackedPath, &admission.Webhook{Handler: h.Stamper})
 	srv.Register(ValidateTrackedPath, &admission.Webhook{Handler: h.Enforcer})
 	srv.Register(ValidateTraceRecordPath, &admission.Webhook{Handler: h.RecordGuard})
+	if h.NamespaceGuard != nil {
+		srv.Register(ValidateNamespacePath, &admission.Webhook{Handler: h.NamespaceGuard})
+	}
 }

@@ -81,7 +81,8 @@ func RegisterWebhooks(mgr ctrl.Manager, policies *clusterpolicy.Source, deletes 
 	webhooks.Handlers{
 		Stamper:     &webhooks.Stamper{Policies: policies},
 		Enforcer:    &webhooks.Enforcer{Policies: policies, Deletes: deletes},
-		RecordGuard: &webhooks.RecordGuard{ManagerUsernames: managerUsernames},
+		RecordGuard:    &webhooks.RecordGuard{ManagerUsernames: managerUsernames},
+		NamespaceGuard: &webhooks.NamespaceGuard{Policies: policies},
 	}.Register(mgr.GetWebhookServer())
 }
 

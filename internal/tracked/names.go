@@ -19,10 +19,13 @@ const hashLen = 10
 // colons and capitals), characters that cannot appear are replaced by "-", the name is
 // truncated to 242 characters (without a trailing "-" or "."), and "-" and the first 10
 // hex digits of sha256("<lowercase kind>/<name>") are appended, so that distinct targets
-// keep distinct records. The CLI and the webhooks compute the name the same way.
+// keep distinct records. A plain form that itself ends like such a suffix ("-" and 10
+// hex digits) is hashed too, so that no chosen name can equal another object's hashed
+// record name and pre-empt its record (review finding L1). The CLI and the webhooks
+// compute the name the same way.
 func RecordName(kind, name string) string {
 	plain := strings.ToLower(kind) + "." + name
-	if len(plain) <= validation.DNS1123SubdomainMaxLength && len(validation.IsDNS1123Subdomain(plain)) == 0 {
+	if len(plain) <= validation.DNS1123SubdomainMaxLength && len(validation.IsDNS1123Subdomain(plain)) == 0 && !endsLikeHash(plain) {
 		return plain
 	}
 	sum := sha256.Sum256([]byte(strings.ToLower(kind) + "/" + name))
@@ -56,4 +59,18 @@ func sanitize(s string) string {
 		}
 	}
 	return strings.Join(out, ".")
+}
+
+// endsLikeHash reports whether s ends with "-" and hashLen lowercase hex digits, the
+// shape of RecordName's suffix.
+func endsLikeHash(s string) bool {
+	if len(s) < hashLen+1 || s[len(s)-hashLen-1] != '-' {
+		return false
+	}
+	for _, c := range s[len(s)-hashLen:] {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
